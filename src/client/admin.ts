@@ -1,0 +1,209 @@
+/**
+ * Administrative calls: cluster and topic metadata from the NameServer; queue offsets,
+ * topic and subscription-group creation and consumer offsets from brokers.
+ */
+import { RequestCode, ResponseCode } from "../protocol/codes.js";
+import { RmqError } from "../protocol/errors.js";
+import { Perm, defaultSubscriptionGroupConfig, type SubscriptionGroupConfig } from "../protocol/headers/admin.js";
+import { decodeOffsetResponse } from "../protocol/headers/offsets.js";
+import { MASTER_ID, type ClusterInfo } from "../protocol/headers/route.js";
+import { toExtFields } from "../protocol/remoting-command.js";
+import { expectCodes } from "./broker-call.js";
+import { requestQueueBroker, type ClientContext } from "./context.js";
+import type { CallOptions, TopicRoute } from "./name-server.js";
+import type { MessageQueue } from "./types.js";
+
+export interface CreateTopicOptions extends CallOptions {
+  topic: string;
+  /** Read and write queue count per broker. Default 8. */
+  queueNums?: number;
+  /** Permission bits (R=4, W=2). Default 6. */
+  perm?: number;
+  /** Create on every master of this cluster. */
+  clusterName?: string;
+  /** Create on this broker address only. Default: every master the NameServer knows. */
+  brokerAddr?: string;
+  order?: boolean;
+}
+
+export interface CreateSubscriptionGroupOptions extends CallOptions {
+  group: string;
+  clusterName?: string;
+  brokerAddr?: string;
+  config?: Partial<SubscriptionGroupConfig>;
+}
+
+export class Admin {
+  readonly #ctx: ClientContext;
+
+  constructor(ctx: ClientContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Brokers and clusters registered with the NameServer. */
+  getClusterInfo(options: CallOptions = {}): Promise<ClusterInfo> {
+    return this.#ctx.nameServer.getClusterInfo(options);
+  }
+
+  /** The route of `topic`. Throws BrokerError RMQ_BROKER_TOPIC_NOT_EXIST if unknown. */
+  getTopicRoute(topic: string, options: CallOptions & { refresh?: boolean } = {}): Promise<TopicRoute> {
+    return this.#ctx.nameServer.getTopicRoute(topic, options);
+  }
+
+  /** All topics known to the NameServer, or those of one cluster. */
+  getTopicList(options: CallOptions & { clusterName?: string } = {}): Promise<string[]> {
+    return options.clusterName === undefined
+      ? this.#ctx.nameServer.getAllTopics(options)
+      : this.#ctx.nameServer.getTopicsByCluster(options.clusterName, options);
+  }
+
+  /** Master addresses selected by cluster name or an explicit address. */
+  async masterAddresses(options: CallOptions & { clusterName?: string; brokerAddr?: string } = {}): Promise<string[]> {
+    if (options.brokerAddr !== undefined) return [options.brokerAddr];
+    const info = await this.getClusterInfo(options);
+    const brokers = info.brokers.filter((b) => options.clusterName === undefined || b.cluster === options.clusterName);
+    const addresses = brokers.map((b) => b.brokerAddrs.get(MASTER_ID)).filter((a): a is string => a !== undefined);
+    if (addresses.length === 0) {
+      const which = options.clusterName === undefined ? "" : ` of cluster ${options.clusterName}`;
+      throw new RmqError("RMQ_NO_BROKER", `no master broker${which} is registered with the NameServer`, { retriable: true });
+    }
+    return addresses;
+  }
+
+  /**
+   * Creates or updates `topic` on the selected masters (UPDATE_AND_CREATE_TOPIC, idempotent
+   * when unchanged) and forgets its cached route.
+   */
+  async createTopic(options: CreateTopicOptions): Promise<void> {
+    const queueNums = options.queueNums ?? 8;
+    const header = toExtFields({
+      topic: options.topic,
+      defaultTopic: "TBW102",
+      readQueueNums: queueNums,
+      writeQueueNums: queueNums,
+      perm: options.perm ?? Perm.READ_WRITE,
+      topicFilterType: "SINGLE_TAG",
+      topicSysFlag: 0,
+      order: options.order ?? false,
+    });
+    for (const address of await this.masterAddresses(options)) {
+      const response = await this.#ctx.pool.request(
+        address,
+        { code: RequestCode.UPDATE_AND_CREATE_TOPIC, extFields: header },
+        { timeoutMs: options.timeoutMs ?? this.#ctx.requestTimeoutMs, signal: options.signal },
+      );
+      expectCodes(response, `create topic ${options.topic}`, { address, topic: options.topic });
+    }
+    this.#ctx.nameServer.invalidateRoute(options.topic);
+  }
+
+  /** Creates or updates a subscription group on the selected masters. */
+  async createSubscriptionGroup(options: CreateSubscriptionGroupOptions): Promise<void> {
+    const body = Buffer.from(JSON.stringify({ ...defaultSubscriptionGroupConfig(options.group), ...options.config }));
+    for (const address of await this.masterAddresses(options)) {
+      const response = await this.#ctx.pool.request(
+        address,
+        { code: RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, body },
+        { timeoutMs: options.timeoutMs ?? this.#ctx.requestTimeoutMs, signal: options.signal },
+      );
+      expectCodes(response, `create subscription group ${options.group}`, { address, group: options.group });
+    }
+  }
+
+  /** Smallest offset still in the queue. */
+  getMinOffset(queue: MessageQueue, options: CallOptions = {}): Promise<bigint> {
+    return this.#queueOffset(RequestCode.GET_MIN_OFFSET, "min offset", queue, {}, options);
+  }
+
+  /** The offset the next message written to the queue will get. */
+  getMaxOffset(queue: MessageQueue, options: CallOptions = {}): Promise<bigint> {
+    return this.#queueOffset(RequestCode.GET_MAX_OFFSET, "max offset", queue, {}, options);
+  }
+
+  /**
+   * The offset of the first message stored at or after `timestampMs` (boundary LOWER), or the
+   * last one at or before it (UPPER). Past the end it is the max offset.
+   */
+  searchOffset(
+    queue: MessageQueue,
+    timestampMs: number,
+    options: CallOptions & { boundary?: "LOWER" | "UPPER" } = {},
+  ): Promise<bigint> {
+    return this.#queueOffset(
+      RequestCode.SEARCH_OFFSET_BY_TIMESTAMP,
+      `offset at ${new Date(timestampMs).toISOString()}`,
+      queue,
+      { timestamp: timestampMs, boundaryType: options.boundary ?? "LOWER" },
+      options,
+    );
+  }
+
+  /** A consumer group's committed offset of a queue, or undefined if the group has none. */
+  async queryConsumerOffset(group: string, queue: MessageQueue, options: CallOptions = {}): Promise<bigint | undefined> {
+    const response = await requestQueueBroker(
+      this.#ctx,
+      queue,
+      {
+        code: RequestCode.QUERY_CONSUMER_OFFSET,
+        extFields: toExtFields({
+          consumerGroup: group,
+          topic: queue.topic,
+          queueId: queue.queueId,
+          setZeroIfNotFound: false,
+          bname: queue.brokerName,
+        }),
+      },
+      options,
+    );
+    const context = { address: response.address, topic: queue.topic, queueId: queue.queueId, group };
+    expectCodes(response, `query offset of group ${group}`, context, [ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND]);
+    if (response.code === ResponseCode.QUERY_NOT_FOUND) return undefined;
+    return decodeOffsetResponse(response.extFields);
+  }
+
+  /** Stores a consumer group's offset of a queue (the next offset to consume). */
+  async updateConsumerOffset(group: string, queue: MessageQueue, nextOffset: bigint, options: CallOptions = {}): Promise<void> {
+    const response = await requestQueueBroker(
+      this.#ctx,
+      queue,
+      {
+        code: RequestCode.UPDATE_CONSUMER_OFFSET,
+        extFields: toExtFields({
+          consumerGroup: group,
+          topic: queue.topic,
+          queueId: queue.queueId,
+          commitOffset: nextOffset,
+          bname: queue.brokerName,
+        }),
+      },
+      options,
+    );
+    expectCodes(response, `update offset of group ${group}`, {
+      address: response.address,
+      topic: queue.topic,
+      queueId: queue.queueId,
+      group,
+    });
+  }
+
+  async #queueOffset(
+    code: number,
+    what: string,
+    queue: MessageQueue,
+    extra: Record<string, unknown>,
+    options: CallOptions,
+  ): Promise<bigint> {
+    const response = await requestQueueBroker(
+      this.#ctx,
+      queue,
+      { code, extFields: toExtFields({ topic: queue.topic, queueId: queue.queueId, bname: queue.brokerName, ...extra }) },
+      options,
+    );
+    expectCodes(response, `${what} of ${queue.topic} queue ${queue.brokerName}#${queue.queueId}`, {
+      address: response.address,
+      topic: queue.topic,
+      queueId: queue.queueId,
+    });
+    return decodeOffsetResponse(response.extFields);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Pulls one queue from an explicit offset (PULL_MESSAGE), with long polling and a tag
+ * expression. The broker filters by tag hash code, which can collide, so tags are re-checked
+ * here by exact string, as the Java client does (PullAPIWrapper.processPullResult).
+ *
+ * "No new message", "no matched message" and "offset moved" are results, not errors; every
+ * result carries nextBeginOffset, where the next pull continues (on OFFSET_ILLEGAL it is the
+ * broker's corrected offset).
+ */
+import { RequestCode, ResponseCode } from "../protocol/codes.js";
+import { decodePullMessageResponseHeader } from "../protocol/headers/pull-message.js";
+import { decodeStoredMessages, type MessageExt } from "../protocol/message.js";
+import { PullSysFlag } from "../protocol/sysflag.js";
+import { parseTagExpression, tagMatches } from "../protocol/tag-hash.js";
+import { toExtFields } from "../protocol/remoting-command.js";
+import { expectCodes } from "./broker-call.js";
+import { requestQueueBroker, type ClientContext } from "./context.js";
+import type { CallOptions } from "./name-server.js";
+import type { MessageQueue, PullStatus } from "./types.js";
+
+export interface PullConsumerOptions {
+  /** Consumer group the broker accounts the pull to (must exist or be auto-creatable). */
+  group: string;
+}
+
+export interface PullOptions extends CallOptions {
+  queue: MessageQueue;
+  /** Queue offset to read from (RocketMQ's nextOffset). */
+  offset: bigint;
+  /** At most this many messages (the broker also caps per pull: 32 in memory, 8 from disk). Default 32. */
+  maxMessages?: number;
+  /** Tag expression: "*" (default), "TagA", "TagA || TagB". */
+  tags?: string;
+  /**
+   * How long the broker may hold the pull when nothing is new (long polling). 0 returns at
+   * once. Default 15 000 ms. The request timeout defaults to this plus 5 000 ms.
+   */
+  suspendTimeoutMs?: number;
+  /** Let the broker store this consumer offset for the group with the pull (COMMIT_OFFSET). */
+  commitOffset?: bigint;
+}
+
+export interface PullResult {
+  status: PullStatus;
+  /** Where the next pull continues. */
+  nextBeginOffset: bigint;
+  minOffset: bigint;
+  maxOffset: bigint;
+  /** Messages that passed the tag filter, in queue order (empty unless FOUND). */
+  messages: MessageExt[];
+  /** Messages the broker returned that the exact-string tag re-check dropped. */
+  filteredOut: number;
+}
+
+const STATUS_BY_CODE: ReadonlyMap<number, PullStatus> = new Map([
+  [ResponseCode.SUCCESS, "FOUND"],
+  [ResponseCode.PULL_NOT_FOUND, "NO_NEW_MSG"],
+  [ResponseCode.PULL_RETRY_IMMEDIATELY, "NO_MATCHED_MSG"],
+  [ResponseCode.PULL_OFFSET_MOVED, "OFFSET_ILLEGAL"],
+]);
+
+export class PullConsumer {
+  readonly #ctx: ClientContext;
+  readonly group: string;
+
+  constructor(ctx: ClientContext, options: PullConsumerOptions) {
+    this.#ctx = ctx;
+    this.group = options.group;
+  }
+
+  /**
+   * Pulls from `queue` at `offset`. Throws BrokerError for failures (e.g.
+   * SUBSCRIPTION_GROUP_NOT_EXIST, TOPIC_NOT_EXIST), ConnectionError / RequestTimeoutError,
+   * ProtocolError if the body cannot be decoded.
+   */
+  async pull(options: PullOptions): Promise<PullResult> {
+    const { queue } = options;
+    const expression = options.tags ?? "*";
+    const parsed = parseTagExpression(expression);
+    const suspendTimeoutMs = options.suspendTimeoutMs ?? 15_000;
+    let sysFlag = PullSysFlag.FLAG_SUBSCRIPTION;
+    if (suspendTimeoutMs > 0) sysFlag |= PullSysFlag.FLAG_SUSPEND;
+    if (options.commitOffset !== undefined) sysFlag |= PullSysFlag.FLAG_COMMIT_OFFSET;
+    const header = toExtFields({
+      consumerGroup: this.group,
+      topic: queue.topic,
+      queueId: queue.queueId,
+      queueOffset: options.offset,
+      maxMsgNums: options.maxMessages ?? 32,
+      sysFlag,
+      commitOffset: options.commitOffset ?? 0n,
+      suspendTimeoutMillis: suspendTimeoutMs,
+      subscription: "all" in parsed ? "*" : expression,
+      subVersion: Date.now(),
+      expressionType: "TAG",
+      bname: queue.brokerName,
+    });
+    const context = { topic: queue.topic, brokerName: queue.brokerName, queueId: queue.queueId };
+    const response = await requestQueueBroker(
+      this.#ctx,
+      queue,
+      { code: RequestCode.PULL_MESSAGE, extFields: header },
+      { timeoutMs: options.timeoutMs ?? suspendTimeoutMs + 5_000, signal: options.signal },
+    );
+    expectCodes(response, `pull ${queue.topic} queue ${queue.brokerName}#${queue.queueId} at ${options.offset}`, {
+      ...context,
+      address: response.address,
+    }, [...STATUS_BY_CODE.keys()]);
+    const status = STATUS_BY_CODE.get(response.code) as PullStatus;
+    const offsets = decodePullMessageResponseHeader(response.extFields);
+    let messages: MessageExt[] = [];
+    let filteredOut = 0;
+    if (status === "FOUND" && response.body && response.body.length > 0) {
+      const all = decodeStoredMessages(response.body);
+      messages = "all" in parsed ? all : all.filter((m) => tagMatches(parsed, m.tags));
+      filteredOut = all.length - messages.length;
+    }
+    return { status, ...offsets, messages, filteredOut };
+  }
+}

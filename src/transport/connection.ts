@@ -1,0 +1,319 @@
+/**
+ * One TCP (or TLS) connection to a NameServer or Broker, speaking remoting frames.
+ *
+ * Requests are correlated by `opaque`. Each request has its own timeout and optional
+ * AbortSignal; when the connection drops every pending request fails at once with a
+ * ConnectionError. Writes respect socket backpressure: a request waits for 'drain' before
+ * writing when the socket's buffer is full. Requests initiated by the broker (e.g.
+ * NOTIFY_CONSUMER_IDS_CHANGED) go to a handler; sync ones without a handler are answered with
+ * REQUEST_CODE_NOT_SUPPORTED so the broker does not wait for a reply that never comes.
+ */
+import { EventEmitter, once } from "node:events";
+import net from "node:net";
+import tls from "node:tls";
+import { FrameDecoder, DEFAULT_MAX_FRAME_BYTES } from "../protocol/frame.js";
+import {
+  CLIENT_VERSION,
+  ONEWAY_FLAG,
+  RESPONSE_FLAG,
+  decodeCommand,
+  encodeCommand,
+  isOneway,
+  isResponse,
+  type RemotingCommand,
+} from "../protocol/remoting-command.js";
+import { ResponseCode } from "../protocol/codes.js";
+import { RmqError } from "../protocol/errors.js";
+import { AbortedError, ConnectionError, RequestTimeoutError } from "./errors.js";
+
+/** What a caller gives for a request: the transport fills language, version, opaque and flag. */
+export interface RequestCommand {
+  code: number;
+  extFields?: Record<string, string>;
+  body?: Buffer | undefined;
+  remark?: string;
+}
+
+export interface RequestOptions {
+  /** Milliseconds to wait for the response. Default: the connection's requestTimeoutMs (3000). */
+  timeoutMs?: number;
+  signal?: AbortSignal | undefined;
+}
+
+/** Signs a request just before it is written (ACL). Gets and returns the ext fields. */
+export type RequestSigner = (extFields: Record<string, string>, body: Buffer | undefined) => Record<string, string>;
+
+/** Handles a request the server sent us; returns the response (ignored for oneway requests). */
+export type ServerRequestHandler = (
+  request: RemotingCommand,
+) => RequestCommand | undefined | Promise<RequestCommand | undefined>;
+
+export interface ConnectionOptions {
+  /** Milliseconds to establish the connection (and TLS handshake). Default 3000. */
+  connectTimeoutMs?: number;
+  /** Default per-request timeout in milliseconds. Default 3000. */
+  requestTimeoutMs?: number;
+  /** true or TLS options to speak TLS (stock brokers accept it on the same port). */
+  tls?: boolean | tls.ConnectionOptions;
+  maxFrameBytes?: number;
+  /** Language name announced in request headers. Default "JAVA" (understood by every server version). */
+  language?: string;
+  signer?: RequestSigner;
+  signal?: AbortSignal | undefined;
+}
+
+interface Pending {
+  resolve(cmd: RemotingCommand): void;
+  reject(err: unknown): void;
+  code: number;
+}
+
+let nextOpaque = 1;
+function allocateOpaque(): number {
+  const opaque = nextOpaque;
+  nextOpaque = nextOpaque >= 0x7fffffff ? 1 : nextOpaque + 1;
+  return opaque;
+}
+
+/**
+ * Events: 'close' (err?: Error) once, when the connection is gone for any reason;
+ * 'request' (cmd) for every server-initiated request (after the handler ran).
+ */
+export class Connection extends EventEmitter {
+  readonly address: string;
+  readonly #socket: net.Socket;
+  readonly #decoder: FrameDecoder;
+  readonly #pending = new Map<number, Pending>();
+  readonly #requestTimeoutMs: number;
+  readonly #language: string;
+  readonly #signer: RequestSigner | undefined;
+  #handler: ServerRequestHandler | undefined;
+  #closed = false;
+  #closeError: Error | undefined;
+
+  private constructor(address: string, socket: net.Socket, options: ConnectionOptions) {
+    super();
+    this.address = address;
+    this.#socket = socket;
+    this.#decoder = new FrameDecoder(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 3000;
+    this.#language = options.language ?? "JAVA";
+    this.#signer = options.signer;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("error", (err) => this.#fail(new ConnectionError(`connection to ${address} failed: ${err.message}`, { cause: err, context: { address } })));
+    socket.on("close", () => this.#fail(new ConnectionError(`connection to ${address} closed`, { context: { address } })));
+  }
+
+  /**
+   * Opens a connection to `host:port`. Throws ConnectionError if it cannot be established
+   * within connectTimeoutMs, AbortedError if the signal fires first.
+   */
+  static async connect(address: string, options: ConnectionOptions = {}): Promise<Connection> {
+    const { host, port } = parseAddress(address);
+    const timeoutMs = options.connectTimeoutMs ?? 3000;
+    const useTls = options.tls !== undefined && options.tls !== false;
+    const socket = useTls
+      ? tls.connect({
+          host,
+          port,
+          rejectUnauthorized: false,
+          ...(typeof options.tls === "object" ? options.tls : {}),
+        })
+      : net.connect({ host, port });
+    const readyEvent = useTls ? "secureConnect" : "connect";
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const onAbort = (): void => controller.abort();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await once(socket, readyEvent, { signal: controller.signal });
+    } catch (err) {
+      socket.destroy();
+      if (options.signal?.aborted) {
+        throw new AbortedError(`connect to ${address} aborted`, { cause: options.signal.reason, context: { address } });
+      }
+      if (controller.signal.aborted) {
+        throw new ConnectionError(`connect to ${address} timed out after ${timeoutMs} ms`, { context: { address } });
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      throw new ConnectionError(`cannot connect to ${address}: ${message}`, { cause: err, context: { address } });
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+    return new Connection(address, socket, options);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Number of requests waiting for a response. */
+  get pendingRequests(): number {
+    return this.#pending.size;
+  }
+
+  /** Sets the handler for server-initiated requests. */
+  setRequestHandler(handler: ServerRequestHandler | undefined): void {
+    this.#handler = handler;
+  }
+
+  /**
+   * Sends a request and resolves with the response, whatever its code (the client layer decides
+   * what a code means). Throws RequestTimeoutError, ConnectionError or AbortedError.
+   */
+  async request(request: RequestCommand, options: RequestOptions = {}): Promise<RemotingCommand> {
+    const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs;
+    const signal = options.signal;
+    const context = { address: this.address, requestCode: request.code };
+    if (signal?.aborted) throw new AbortedError(`request ${request.code} to ${this.address} aborted`, { cause: signal.reason, context });
+    if (this.#closed) throw this.#closedError(request.code);
+    const opaque = allocateOpaque();
+    const frame = this.#encode(request, opaque, 0);
+    return new Promise<RemotingCommand>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = (): void => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        this.#pending.delete(opaque);
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(new AbortedError(`request ${request.code} to ${this.address} aborted`, { cause: signal?.reason, context }));
+      };
+      timer = setTimeout(() => {
+        cleanup();
+        reject(new RequestTimeoutError(`request ${request.code} to ${this.address} timed out after ${timeoutMs} ms`, { context }));
+      }, timeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(opaque, {
+        code: request.code,
+        resolve: (cmd) => {
+          cleanup();
+          resolve(cmd);
+        },
+        reject: (err) => {
+          cleanup();
+          reject(err);
+        },
+      });
+      this.#write(frame).catch((err: unknown) => this.#pending.get(opaque)?.reject(err));
+    });
+  }
+
+  /** Sends a request that expects no response. Resolves once written to the socket buffer. */
+  async oneway(request: RequestCommand): Promise<void> {
+    if (this.#closed) throw this.#closedError(request.code);
+    await this.#write(this.#encode(request, allocateOpaque(), ONEWAY_FLAG));
+  }
+
+  /** Closes the connection; pending requests fail with ConnectionError. Idempotent. */
+  close(): void {
+    this.#fail(new ConnectionError(`connection to ${this.address} closed by client`, { context: { address: this.address } }));
+  }
+
+  #encode(request: RequestCommand, opaque: number, flag: number): Buffer {
+    let extFields = request.extFields ?? {};
+    if (this.#signer) extFields = this.#signer(extFields, request.body);
+    const cmd: RemotingCommand = {
+      code: request.code,
+      language: this.#language,
+      version: CLIENT_VERSION,
+      opaque,
+      flag,
+      extFields,
+      body: request.body,
+    };
+    if (request.remark !== undefined) cmd.remark = request.remark;
+    return encodeCommand(cmd);
+  }
+
+  async #write(frame: Buffer): Promise<void> {
+    // Backpressure: wait while the kernel buffer is full instead of queueing without bound.
+    while (this.#socket.writableNeedDrain && !this.#closed) {
+      await Promise.race([once(this.#socket, "drain"), once(this, "close")]);
+    }
+    if (this.#closed) throw this.#closedError();
+    this.#socket.write(frame);
+  }
+
+  #closedError(requestCode?: number): ConnectionError {
+    return new ConnectionError(`connection to ${this.address} is closed${this.#closeError ? `: ${this.#closeError.message}` : ""}`, {
+      cause: this.#closeError,
+      context: requestCode === undefined ? { address: this.address } : { address: this.address, requestCode },
+    });
+  }
+
+  #onData(chunk: Buffer): void {
+    let frames: Buffer[];
+    try {
+      frames = this.#decoder.push(chunk);
+      for (const payload of frames) this.#dispatch(decodeCommand(payload));
+    } catch (err) {
+      // A protocol error leaves the stream unsynchronised: the only safe move is to close.
+      const message = err instanceof Error ? err.message : String(err);
+      this.#fail(
+        err instanceof RmqError
+          ? new ConnectionError(`protocol error from ${this.address}: ${message}`, { cause: err, context: { address: this.address } })
+          : new ConnectionError(`failed handling data from ${this.address}: ${message}`, { cause: err, context: { address: this.address } }),
+      );
+    }
+  }
+
+  #dispatch(cmd: RemotingCommand): void {
+    if (isResponse(cmd)) {
+      // Late responses (after timeout or abort) have no pending entry and are dropped.
+      this.#pending.get(cmd.opaque)?.resolve(cmd);
+      return;
+    }
+    void this.#answer(cmd);
+  }
+
+  async #answer(cmd: RemotingCommand): Promise<void> {
+    let response: RequestCommand | undefined;
+    try {
+      response = this.#handler ? await this.#handler(cmd) : undefined;
+    } catch (err) {
+      response = { code: ResponseCode.SYSTEM_ERROR, remark: err instanceof Error ? err.message : String(err) };
+    }
+    this.emit("request", cmd);
+    if (isOneway(cmd) || this.#closed) return;
+    const reply = response ?? { code: ResponseCode.REQUEST_CODE_NOT_SUPPORTED, remark: `request code ${cmd.code} not supported by this client` };
+    const frame = encodeCommand({
+      code: reply.code,
+      language: this.#language,
+      version: CLIENT_VERSION,
+      opaque: cmd.opaque,
+      flag: RESPONSE_FLAG,
+      remark: reply.remark,
+      extFields: reply.extFields ?? {},
+      body: reply.body,
+    });
+    await this.#write(frame).catch(() => undefined);
+  }
+
+  #fail(err: ConnectionError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeError = err;
+    this.#socket.destroy();
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) {
+      p.reject(new ConnectionError(err.message, { cause: err.cause, context: { address: this.address, requestCode: p.code } }));
+    }
+    this.emit("close", err);
+  }
+}
+
+/** Splits "host:port" or "[v6]:port". Throws RmqError RMQ_BAD_ADDRESS on anything else. */
+export function parseAddress(address: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:[\]]+):(\d+)$/.exec(address);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port > 0 && port < 65536)) {
+    throw new RmqError("RMQ_BAD_ADDRESS", `bad address ${JSON.stringify(address)}: expected host:port`);
+  }
+  return { host: m[1] as string, port };
+}
