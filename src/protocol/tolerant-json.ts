@@ -2,7 +2,7 @@
  * A JSON reader for the bodies RocketMQ servers send. fastjson writes maps with numeric keys
  * unquoted (`{0:"127.0.0.1:10911"}`) in ClusterInfo, GET_ALL_CONSUMER_OFFSET and, for old
  * clients, TopicRouteData; JSON.parse rejects that. This reader accepts standard JSON plus
- * unquoted keys made of letters, digits, `_`, `-`, `.`, `:` and `@`. Unquoted keys are kept as
+ * unquoted keys made of letters, digits, `_`, `-`, `.` and `$`. Unquoted keys are kept as
  * strings. Large integers that do not fit a double are returned as strings of digits so that
  * no offset is silently rounded.
  *
@@ -12,11 +12,11 @@ import { ProtocolError } from "./errors.js";
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
-const BARE_KEY = /[A-Za-z0-9_\-.:@$]/;
+const BARE_KEY = /[A-Za-z0-9_\-.$]/;
 
 export function parseTolerantJson(text: string): JsonValue {
   // Fast path: most bodies are standard JSON, and JSON.parse is much faster than this reader.
-  if (!/[{,]\s*[A-Za-z0-9_\-.:@$]/.test(text) && !/\d{16,}/.test(text)) {
+  if (!/[{,]\s*[A-Za-z0-9_\-.$]/.test(text) && !/\d{16,}/.test(text)) {
     try {
       return JSON.parse(text) as JsonValue;
     } catch {
