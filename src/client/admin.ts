@@ -4,7 +4,11 @@
  */
 import { RequestCode, ResponseCode } from "../protocol/codes.js";
 import { RmqError } from "../protocol/errors.js";
-import { Perm, defaultSubscriptionGroupConfig, type SubscriptionGroupConfig } from "../protocol/headers/admin.js";
+import {
+  Perm,
+  defaultSubscriptionGroupConfig,
+  type SubscriptionGroupConfig,
+} from "../protocol/headers/admin.js";
 import { decodeOffsetResponse } from "../protocol/headers/offsets.js";
 import { MASTER_ID, type ClusterInfo } from "../protocol/headers/route.js";
 import { toExtFields } from "../protocol/remoting-command.js";
@@ -58,14 +62,22 @@ export class Admin {
   }
 
   /** Master addresses selected by cluster name or an explicit address. */
-  async masterAddresses(options: CallOptions & { clusterName?: string; brokerAddr?: string } = {}): Promise<string[]> {
+  async masterAddresses(
+    options: CallOptions & { clusterName?: string; brokerAddr?: string } = {},
+  ): Promise<string[]> {
     if (options.brokerAddr !== undefined) return [options.brokerAddr];
     const info = await this.getClusterInfo(options);
-    const brokers = info.brokers.filter((b) => options.clusterName === undefined || b.cluster === options.clusterName);
-    const addresses = brokers.map((b) => b.brokerAddrs.get(MASTER_ID)).filter((a): a is string => a !== undefined);
+    const brokers = info.brokers.filter(
+      (b) => options.clusterName === undefined || b.cluster === options.clusterName,
+    );
+    const addresses = brokers
+      .map((b) => b.brokerAddrs.get(MASTER_ID))
+      .filter((a): a is string => a !== undefined);
     if (addresses.length === 0) {
       const which = options.clusterName === undefined ? "" : ` of cluster ${options.clusterName}`;
-      throw new RmqError("RMQ_NO_BROKER", `no master broker${which} is registered with the NameServer`, { retriable: true });
+      throw new RmqError("RMQ_NO_BROKER", `no master broker${which} is registered with the NameServer`, {
+        retriable: true,
+      });
     }
     return addresses;
   }
@@ -99,7 +111,9 @@ export class Admin {
 
   /** Creates or updates a subscription group on the selected masters. */
   async createSubscriptionGroup(options: CreateSubscriptionGroupOptions): Promise<void> {
-    const body = Buffer.from(JSON.stringify({ ...defaultSubscriptionGroupConfig(options.group), ...options.config }));
+    const body = Buffer.from(
+      JSON.stringify({ ...defaultSubscriptionGroupConfig(options.group), ...options.config }),
+    );
     for (const address of await this.masterAddresses(options)) {
       const response = await this.#ctx.pool.request(
         address,
@@ -139,7 +153,11 @@ export class Admin {
   }
 
   /** A consumer group's committed offset of a queue, or undefined if the group has none. */
-  async queryConsumerOffset(group: string, queue: MessageQueue, options: CallOptions = {}): Promise<bigint | undefined> {
+  async queryConsumerOffset(
+    group: string,
+    queue: MessageQueue,
+    options: CallOptions = {},
+  ): Promise<bigint | undefined> {
     const response = await requestQueueBroker(
       this.#ctx,
       queue,
@@ -156,13 +174,21 @@ export class Admin {
       options,
     );
     const context = { address: response.address, topic: queue.topic, queueId: queue.queueId, group };
-    expectCodes(response, `query offset of group ${group}`, context, [ResponseCode.SUCCESS, ResponseCode.QUERY_NOT_FOUND]);
+    expectCodes(response, `query offset of group ${group}`, context, [
+      ResponseCode.SUCCESS,
+      ResponseCode.QUERY_NOT_FOUND,
+    ]);
     if (response.code === ResponseCode.QUERY_NOT_FOUND) return undefined;
     return decodeOffsetResponse(response.extFields);
   }
 
   /** Stores a consumer group's offset of a queue (the next offset to consume). */
-  async updateConsumerOffset(group: string, queue: MessageQueue, nextOffset: bigint, options: CallOptions = {}): Promise<void> {
+  async updateConsumerOffset(
+    group: string,
+    queue: MessageQueue,
+    nextOffset: bigint,
+    options: CallOptions = {},
+  ): Promise<void> {
     const response = await requestQueueBroker(
       this.#ctx,
       queue,
@@ -196,7 +222,15 @@ export class Admin {
     const response = await requestQueueBroker(
       this.#ctx,
       queue,
-      { code, extFields: toExtFields({ topic: queue.topic, queueId: queue.queueId, bname: queue.brokerName, ...extra }) },
+      {
+        code,
+        extFields: toExtFields({
+          topic: queue.topic,
+          queueId: queue.queueId,
+          bname: queue.brokerName,
+          ...extra,
+        }),
+      },
       options,
     );
     expectCodes(response, `${what} of ${queue.topic} queue ${queue.brokerName}#${queue.queueId}`, {

@@ -17,8 +17,14 @@ export function expectCodes(
   const info = describeResponseCode(response.code);
   const where = context.address ? ` (${context.address})` : "";
   const remark = response.remark ? `: ${response.remark}` : "";
-  throw new BrokerError(response.code, info.name, `${what}${where} failed with ${info.name}${remark}`, response.remark, {
-    retriable: info.retriable,
-    context,
-  });
+  throw new BrokerError(
+    response.code,
+    info.name,
+    `${what}${where} failed with ${info.name}${remark}`,
+    response.remark,
+    {
+      retriable: info.retriable,
+      context,
+    },
+  );
 }

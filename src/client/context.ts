@@ -21,7 +21,11 @@ export interface ClientContext {
  * the broker is missing (a broker that restarted or a topic created since). Throws RmqError
  * RMQ_NO_BROKER when no master serves the queue's broker.
  */
-export async function masterAddressOf(ctx: ClientContext, queue: MessageQueue, options: CallOptions = {}): Promise<string> {
+export async function masterAddressOf(
+  ctx: ClientContext,
+  queue: MessageQueue,
+  options: CallOptions = {},
+): Promise<string> {
   let route = await ctx.nameServer.getTopicRoute(queue.topic, options);
   let address = route.masterAddress(queue.brokerName);
   if (address === undefined) {
@@ -29,10 +33,14 @@ export async function masterAddressOf(ctx: ClientContext, queue: MessageQueue, o
     address = route.masterAddress(queue.brokerName);
   }
   if (address === undefined) {
-    throw new RmqError("RMQ_NO_BROKER", `no master of broker ${queue.brokerName} serves topic ${queue.topic}`, {
-      retriable: true,
-      context: { topic: queue.topic, brokerName: queue.brokerName, queueId: queue.queueId },
-    });
+    throw new RmqError(
+      "RMQ_NO_BROKER",
+      `no master of broker ${queue.brokerName} serves topic ${queue.topic}`,
+      {
+        retriable: true,
+        context: { topic: queue.topic, brokerName: queue.brokerName, queueId: queue.queueId },
+      },
+    );
   }
   return address;
 }

@@ -55,7 +55,10 @@ export class TopicRoute {
 
   /** Queues a consumer may read: readQueueNums per readable broker, sorted. */
   readQueues(): MessageQueue[] {
-    return this.#queues((q) => (q.perm & 4) !== 0, (q) => q.readQueueNums);
+    return this.#queues(
+      (q) => (q.perm & 4) !== 0,
+      (q) => q.readQueueNums,
+    );
   }
 
   /** Queues a producer may write: writeQueueNums per writable broker with a master, sorted. */
@@ -71,10 +74,13 @@ export class TopicRoute {
     count: (q: TopicRouteData["queueDatas"][number]) => number,
   ): MessageQueue[] {
     const out: MessageQueue[] = [];
-    const datas = [...this.data.queueDatas].sort((a, b) => (a.brokerName < b.brokerName ? -1 : a.brokerName > b.brokerName ? 1 : 0));
+    const datas = [...this.data.queueDatas].sort((a, b) =>
+      a.brokerName < b.brokerName ? -1 : a.brokerName > b.brokerName ? 1 : 0,
+    );
     for (const q of datas) {
       if (!keep(q)) continue;
-      for (let i = 0; i < count(q); i++) out.push({ topic: this.topic, brokerName: q.brokerName, queueId: i });
+      for (let i = 0; i < count(q); i++)
+        out.push({ topic: this.topic, brokerName: q.brokerName, queueId: i });
     }
     return out;
   }
@@ -104,7 +110,10 @@ export class NameServerClient {
    * Sends a request to a NameServer, failing over to the next address on connection errors and
    * timeouts. Throws ConnectionError naming every address tried if none answers.
    */
-  async request(request: RequestCommand, options: CallOptions = {}): Promise<RemotingCommand & { address: string }> {
+  async request(
+    request: RequestCommand,
+    options: CallOptions = {},
+  ): Promise<RemotingCommand & { address: string }> {
     const failures: string[] = [];
     let lastError: unknown;
     for (let i = 0; i < this.addresses.length; i++) {
@@ -121,7 +130,10 @@ export class NameServerClient {
         if (!(err instanceof RmqError) || !err.retriable) throw err;
         lastError = err;
         failures.push(`${address}: ${err.message}`);
-        this.#options.logger.warn({ namesrv: address, err: err.message }, "NameServer unreachable, trying the next");
+        this.#options.logger.warn(
+          { namesrv: address, err: err.message },
+          "NameServer unreachable, trying the next",
+        );
         // A timed-out connection may be half-dead; reconnect next time.
         this.#pool.drop(address);
       }
@@ -172,7 +184,10 @@ export class NameServerClient {
 
   /** Topics of one cluster. */
   async getTopicsByCluster(cluster: string, options: CallOptions = {}): Promise<string[]> {
-    const response = await this.request({ code: RequestCode.GET_TOPICS_BY_CLUSTER, extFields: { cluster } }, options);
+    const response = await this.request(
+      { code: RequestCode.GET_TOPICS_BY_CLUSTER, extFields: { cluster } },
+      options,
+    );
     expectCodes(response, `topics of cluster ${cluster}`, { address: response.address });
     return decodeTopicList(response.body);
   }

@@ -8,7 +8,10 @@
  */
 import { RequestCode, ResponseCode } from "../protocol/codes.js";
 import { RmqError } from "../protocol/errors.js";
-import { decodeSendMessageResponseHeader, encodeSendMessageHeaderV2 } from "../protocol/headers/send-message.js";
+import {
+  decodeSendMessageResponseHeader,
+  encodeSendMessageHeaderV2,
+} from "../protocol/headers/send-message.js";
 import { encodeBatchBody } from "../protocol/message-batch.js";
 import { createUniqueId } from "../protocol/message-id.js";
 import { MessageConst, encodeProperties } from "../protocol/properties.js";
@@ -68,7 +71,10 @@ export class Producer {
     if (!first) throw new RmqError("RMQ_INVALID_ARGUMENT", "sendBatch needs at least one message");
     for (const m of messages) {
       if (m.topic !== first.topic) {
-        throw new RmqError("RMQ_INVALID_ARGUMENT", `a batch holds one topic; got ${first.topic} and ${m.topic}`);
+        throw new RmqError(
+          "RMQ_INVALID_ARGUMENT",
+          `a batch holds one topic; got ${first.topic} and ${m.topic}`,
+        );
       }
       if ((m.compressionSysFlag ?? 0) !== (first.compressionSysFlag ?? 0)) {
         throw new RmqError("RMQ_INVALID_ARGUMENT", "a batch's messages must share the same compression bits");
@@ -77,7 +83,12 @@ export class Producer {
     return this.#send(first.topic, messages, true, options);
   }
 
-  async #send(topic: string, messages: readonly Message[], batch: boolean, options: SendOptions): Promise<SendResult> {
+  async #send(
+    topic: string,
+    messages: readonly Message[],
+    batch: boolean,
+    options: SendOptions,
+  ): Promise<SendResult> {
     const queue = await this.#pickQueue(topic, options);
     const uniqKeys: string[] = [];
     const encoded = messages.map((m) => {
@@ -109,9 +120,12 @@ export class Producer {
       { code: batch ? RequestCode.SEND_BATCH_MESSAGE : RequestCode.SEND_MESSAGE_V2, extFields: header, body },
       { timeoutMs: options.timeoutMs ?? this.#timeoutMs, signal: options.signal },
     );
-    expectCodes(response, `send to ${topic} queue ${queue.brokerName}#${queue.queueId}`, { ...context, address: response.address }, [
-      ...STORED_CODES.keys(),
-    ]);
+    expectCodes(
+      response,
+      `send to ${topic} queue ${queue.brokerName}#${queue.queueId}`,
+      { ...context, address: response.address },
+      [...STORED_CODES.keys()],
+    );
     const result = decodeSendMessageResponseHeader(response.extFields);
     return {
       status: STORED_CODES.get(response.code) as SendStatus,
@@ -127,12 +141,17 @@ export class Producer {
     const route = await this.#ctx.nameServer.getTopicRoute(topic, options);
     const queues = route.writeQueues();
     if (queues.length === 0) {
-      throw new RmqError("RMQ_NO_QUEUE", `topic ${topic} has no writable queue with a master`, { context: { topic } });
+      throw new RmqError("RMQ_NO_QUEUE", `topic ${topic} has no writable queue with a master`, {
+        context: { topic },
+      });
     }
     if (typeof options.queue === "number") {
       const id = options.queue;
       const q = queues.find((x) => x.queueId === id);
-      if (!q) throw new RmqError("RMQ_INVALID_ARGUMENT", `topic ${topic} has no writable queue ${id}`, { context: { topic, queueId: id } });
+      if (!q)
+        throw new RmqError("RMQ_INVALID_ARGUMENT", `topic ${topic} has no writable queue ${id}`, {
+          context: { topic, queueId: id },
+        });
       return q;
     }
     const q = queues[this.#roundRobin++ % queues.length] as MessageQueue;

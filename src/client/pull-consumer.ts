@@ -102,10 +102,15 @@ export class PullConsumer {
       { code: RequestCode.PULL_MESSAGE, extFields: header },
       { timeoutMs: options.timeoutMs ?? suspendTimeoutMs + 5_000, signal: options.signal },
     );
-    expectCodes(response, `pull ${queue.topic} queue ${queue.brokerName}#${queue.queueId} at ${options.offset}`, {
-      ...context,
-      address: response.address,
-    }, [...STATUS_BY_CODE.keys()]);
+    expectCodes(
+      response,
+      `pull ${queue.topic} queue ${queue.brokerName}#${queue.queueId} at ${options.offset}`,
+      {
+        ...context,
+        address: response.address,
+      },
+      [...STATUS_BY_CODE.keys()],
+    );
     const status = STATUS_BY_CODE.get(response.code) as PullStatus;
     const offsets = decodePullMessageResponseHeader(response.extFields);
     let messages: MessageExt[] = [];

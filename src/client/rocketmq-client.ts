@@ -60,7 +60,13 @@ export class RocketMQClient {
       ...(options.routeTtlMs === undefined ? {} : { routeTtlMs: options.routeTtlMs }),
     });
     this.clientId = `${hostname()}@${options.instanceName ?? `${process.pid}#${Math.random().toString(36).slice(2, 10)}`}`;
-    this.#ctx = { pool: this.#pool, nameServer: this.nameServer, logger, requestTimeoutMs, clientId: this.clientId };
+    this.#ctx = {
+      pool: this.#pool,
+      nameServer: this.nameServer,
+      logger,
+      requestTimeoutMs,
+      clientId: this.clientId,
+    };
     this.admin = new Admin(this.#ctx);
   }
 

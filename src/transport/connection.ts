@@ -41,7 +41,10 @@ export interface RequestOptions {
 }
 
 /** Signs a request just before it is written (ACL). Gets and returns the ext fields. */
-export type RequestSigner = (extFields: Record<string, string>, body: Buffer | undefined) => Record<string, string>;
+export type RequestSigner = (
+  extFields: Record<string, string>,
+  body: Buffer | undefined,
+) => Record<string, string>;
 
 /** Handles a request the server sent us; returns the response (ignored for oneway requests). */
 export type ServerRequestHandler = (
@@ -102,8 +105,17 @@ export class Connection extends EventEmitter {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
-    socket.on("error", (err) => this.#fail(new ConnectionError(`connection to ${address} failed: ${err.message}`, { cause: err, context: { address } })));
-    socket.on("close", () => this.#fail(new ConnectionError(`connection to ${address} closed`, { context: { address } })));
+    socket.on("error", (err) =>
+      this.#fail(
+        new ConnectionError(`connection to ${address} failed: ${err.message}`, {
+          cause: err,
+          context: { address },
+        }),
+      ),
+    );
+    socket.on("close", () =>
+      this.#fail(new ConnectionError(`connection to ${address} closed`, { context: { address } })),
+    );
   }
 
   /**
@@ -132,13 +144,21 @@ export class Connection extends EventEmitter {
     } catch (err) {
       socket.destroy();
       if (options.signal?.aborted) {
-        throw new AbortedError(`connect to ${address} aborted`, { cause: options.signal.reason, context: { address } });
+        throw new AbortedError(`connect to ${address} aborted`, {
+          cause: options.signal.reason,
+          context: { address },
+        });
       }
       if (controller.signal.aborted) {
-        throw new ConnectionError(`connect to ${address} timed out after ${timeoutMs} ms`, { context: { address } });
+        throw new ConnectionError(`connect to ${address} timed out after ${timeoutMs} ms`, {
+          context: { address },
+        });
       }
       const message = err instanceof Error ? err.message : String(err);
-      throw new ConnectionError(`cannot connect to ${address}: ${message}`, { cause: err, context: { address } });
+      throw new ConnectionError(`cannot connect to ${address}: ${message}`, {
+        cause: err,
+        context: { address },
+      });
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
@@ -155,6 +175,11 @@ export class Connection extends EventEmitter {
     return this.#pending.size;
   }
 
+  /** Bytes handed to the socket but not yet written to the kernel. */
+  get writeBufferedBytes(): number {
+    return this.#socket.writableLength;
+  }
+
   /** Sets the handler for server-initiated requests. */
   setRequestHandler(handler: ServerRequestHandler | undefined): void {
     this.#handler = handler;
@@ -168,7 +193,11 @@ export class Connection extends EventEmitter {
     const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs;
     const signal = options.signal;
     const context = { address: this.address, requestCode: request.code };
-    if (signal?.aborted) throw new AbortedError(`request ${request.code} to ${this.address} aborted`, { cause: signal.reason, context });
+    if (signal?.aborted)
+      throw new AbortedError(`request ${request.code} to ${this.address} aborted`, {
+        cause: signal.reason,
+        context,
+      });
     if (this.#closed) throw this.#closedError(request.code);
     const opaque = allocateOpaque();
     const frame = this.#encode(request, opaque, 0);
@@ -181,11 +210,21 @@ export class Connection extends EventEmitter {
       };
       const onAbort = (): void => {
         cleanup();
-        reject(new AbortedError(`request ${request.code} to ${this.address} aborted`, { cause: signal?.reason, context }));
+        reject(
+          new AbortedError(`request ${request.code} to ${this.address} aborted`, {
+            cause: signal?.reason,
+            context,
+          }),
+        );
       };
       timer = setTimeout(() => {
         cleanup();
-        reject(new RequestTimeoutError(`request ${request.code} to ${this.address} timed out after ${timeoutMs} ms`, { context }));
+        reject(
+          new RequestTimeoutError(
+            `request ${request.code} to ${this.address} timed out after ${timeoutMs} ms`,
+            { context },
+          ),
+        );
       }, timeoutMs);
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(opaque, {
@@ -211,7 +250,11 @@ export class Connection extends EventEmitter {
 
   /** Closes the connection; pending requests fail with ConnectionError. Idempotent. */
   close(): void {
-    this.#fail(new ConnectionError(`connection to ${this.address} closed by client`, { context: { address: this.address } }));
+    this.#fail(
+      new ConnectionError(`connection to ${this.address} closed by client`, {
+        context: { address: this.address },
+      }),
+    );
   }
 
   #encode(request: RequestCommand, opaque: number, flag: number): Buffer {
@@ -240,10 +283,14 @@ export class Connection extends EventEmitter {
   }
 
   #closedError(requestCode?: number): ConnectionError {
-    return new ConnectionError(`connection to ${this.address} is closed${this.#closeError ? `: ${this.#closeError.message}` : ""}`, {
-      cause: this.#closeError,
-      context: requestCode === undefined ? { address: this.address } : { address: this.address, requestCode },
-    });
+    return new ConnectionError(
+      `connection to ${this.address} is closed${this.#closeError ? `: ${this.#closeError.message}` : ""}`,
+      {
+        cause: this.#closeError,
+        context:
+          requestCode === undefined ? { address: this.address } : { address: this.address, requestCode },
+      },
+    );
   }
 
   #onData(chunk: Buffer): void {
@@ -256,8 +303,14 @@ export class Connection extends EventEmitter {
       const message = err instanceof Error ? err.message : String(err);
       this.#fail(
         err instanceof RmqError
-          ? new ConnectionError(`protocol error from ${this.address}: ${message}`, { cause: err, context: { address: this.address } })
-          : new ConnectionError(`failed handling data from ${this.address}: ${message}`, { cause: err, context: { address: this.address } }),
+          ? new ConnectionError(`protocol error from ${this.address}: ${message}`, {
+              cause: err,
+              context: { address: this.address },
+            })
+          : new ConnectionError(`failed handling data from ${this.address}: ${message}`, {
+              cause: err,
+              context: { address: this.address },
+            }),
       );
     }
   }
@@ -276,11 +329,17 @@ export class Connection extends EventEmitter {
     try {
       response = this.#handler ? await this.#handler(cmd) : undefined;
     } catch (err) {
-      response = { code: ResponseCode.SYSTEM_ERROR, remark: err instanceof Error ? err.message : String(err) };
+      response = {
+        code: ResponseCode.SYSTEM_ERROR,
+        remark: err instanceof Error ? err.message : String(err),
+      };
     }
     this.emit("request", cmd);
     if (isOneway(cmd) || this.#closed) return;
-    const reply = response ?? { code: ResponseCode.REQUEST_CODE_NOT_SUPPORTED, remark: `request code ${cmd.code} not supported by this client` };
+    const reply = response ?? {
+      code: ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
+      remark: `request code ${cmd.code} not supported by this client`,
+    };
     const frame = encodeCommand({
       code: reply.code,
       language: this.#language,
@@ -302,7 +361,12 @@ export class Connection extends EventEmitter {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) {
-      p.reject(new ConnectionError(err.message, { cause: err.cause, context: { address: this.address, requestCode: p.code } }));
+      p.reject(
+        new ConnectionError(err.message, {
+          cause: err.cause,
+          context: { address: this.address, requestCode: p.code },
+        }),
+      );
     }
     this.emit("close", err);
   }

@@ -64,7 +64,11 @@ export class ConnectionPool {
   }
 
   /** Sends a request on the connection to `address` (see Connection.request). */
-  async request(address: string, request: RequestCommand, options: RequestOptions = {}): Promise<RemotingCommand> {
+  async request(
+    address: string,
+    request: RequestCommand,
+    options: RequestOptions = {},
+  ): Promise<RemotingCommand> {
     const conn = await this.get(address, options.signal);
     return conn.request(request, options);
   }

@@ -1,0 +1,260 @@
+/**
+ * Connection lifecycle against a tiny in-process peer that speaks remoting frames. This tests the
+ * transport's own promises (correlation, timeouts, aborts, failure on drop, answering server
+ * requests, backpressure); the client's behaviour against real brokers is in test/e2e.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import net from "node:net";
+import { once } from "node:events";
+import { Connection } from "../../src/transport/connection.js";
+import { ConnectionPool } from "../../src/transport/pool.js";
+import { FrameDecoder } from "../../src/protocol/frame.js";
+import {
+  RESPONSE_FLAG,
+  decodeCommand,
+  encodeCommand,
+  type RemotingCommand,
+} from "../../src/protocol/remoting-command.js";
+import { RmqError } from "../../src/protocol/errors.js";
+
+type Behaviour = (
+  cmd: RemotingCommand,
+  reply: (r: Partial<RemotingCommand>) => void,
+  socket: net.Socket,
+) => void;
+
+/** A peer that decodes frames and lets each test decide what to answer. */
+async function startPeer(
+  behaviour: Behaviour,
+): Promise<{ address: string; server: net.Server; sockets: Set<net.Socket> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined);
+    const decoder = new FrameDecoder();
+    socket.on("data", (chunk: Buffer) => {
+      for (const payload of decoder.push(chunk)) {
+        const cmd = decodeCommand(payload);
+        if (cmd.flag & RESPONSE_FLAG) {
+          socket.emit("client-response", cmd);
+          continue;
+        }
+        behaviour(
+          cmd,
+          (r) =>
+            socket.write(
+              encodeCommand({
+                code: 0,
+                language: "JAVA",
+                version: 413,
+                flag: RESPONSE_FLAG,
+                extFields: {},
+                ...r,
+                opaque: cmd.opaque,
+              }),
+            ),
+          socket,
+        );
+      }
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = (server.address() as net.AddressInfo).port;
+  return { address: `127.0.0.1:${port}`, server, sockets };
+}
+
+describe("Connection", () => {
+  let peer: Awaited<ReturnType<typeof startPeer>>;
+  before(async () => {
+    peer = await startPeer((cmd, reply) => {
+      const delay = Number(cmd.extFields["delayMs"] ?? 0);
+      if (cmd.extFields["silent"] === "true") return;
+      setTimeout(() => reply({ extFields: { echo: cmd.extFields["value"] ?? "" }, body: cmd.body }), delay);
+    });
+  });
+  after(() => {
+    for (const s of peer.sockets) s.destroy();
+    peer.server.close();
+  });
+
+  it("correlates concurrent responses that arrive out of order", async () => {
+    const conn = await Connection.connect(peer.address);
+    try {
+      const requests = Array.from({ length: 50 }, (_, i) =>
+        conn.request({ code: 1, extFields: { value: String(i), delayMs: String((50 - i) % 7) } }),
+      );
+      const responses = await Promise.all(requests);
+      responses.forEach((r, i) => assert.equal(r.extFields["echo"], String(i)));
+      assert.equal(conn.pendingRequests, 0);
+    } finally {
+      conn.close();
+    }
+  });
+
+  it("times out a request with no answer, within its timeout, and keeps the connection usable", async () => {
+    const conn = await Connection.connect(peer.address);
+    try {
+      const started = Date.now();
+      await assert.rejects(
+        conn.request({ code: 1, extFields: { silent: "true" } }, { timeoutMs: 200 }),
+        (err: unknown) => {
+          assert.ok(err instanceof RmqError);
+          assert.equal(err.code, "RMQ_TIMEOUT");
+          assert.equal(err.retriable, true);
+          return true;
+        },
+      );
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 190 && elapsed < 1000, `timed out after ${elapsed} ms`);
+      const ok = await conn.request({ code: 1, extFields: { value: "after" } });
+      assert.equal(ok.extFields["echo"], "after");
+      assert.equal(conn.pendingRequests, 0);
+    } finally {
+      conn.close();
+    }
+  });
+
+  it("aborts a request when its signal fires", async () => {
+    const conn = await Connection.connect(peer.address);
+    try {
+      const controller = new AbortController();
+      const pending = conn.request(
+        { code: 1, extFields: { silent: "true" } },
+        { timeoutMs: 5000, signal: controller.signal },
+      );
+      setTimeout(() => controller.abort(), 50);
+      await assert.rejects(pending, (err: unknown) => err instanceof RmqError && err.code === "RMQ_ABORTED");
+      assert.equal(conn.pendingRequests, 0);
+    } finally {
+      conn.close();
+    }
+  });
+
+  it("fails every pending request at once when the connection drops", async () => {
+    const conn = await Connection.connect(peer.address);
+    const pending = Array.from({ length: 10 }, () =>
+      conn.request({ code: 1, extFields: { silent: "true" } }, { timeoutMs: 10_000 }),
+    );
+    const started = Date.now();
+    for (const s of peer.sockets) s.destroy();
+    const results = await Promise.allSettled(pending);
+    assert.ok(Date.now() - started < 2000);
+    for (const r of results) {
+      assert.equal(r.status, "rejected");
+      assert.ok(r.reason instanceof RmqError && r.reason.code === "RMQ_CONNECTION");
+    }
+    assert.ok(conn.closed);
+    await assert.rejects(
+      conn.request({ code: 1 }),
+      (err: unknown) => err instanceof RmqError && err.code === "RMQ_CONNECTION",
+    );
+  });
+
+  it("fails to connect to a dead port quickly with a clear error", async () => {
+    const started = Date.now();
+    await assert.rejects(Connection.connect("127.0.0.1:1", { connectTimeoutMs: 2000 }), (err: unknown) => {
+      assert.ok(err instanceof RmqError);
+      assert.equal(err.code, "RMQ_CONNECTION");
+      assert.match(err.message, /127\.0\.0\.1:1/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 2500);
+  });
+
+  it("closes with a protocol error on garbage from the peer and fails pending requests", async () => {
+    const garbage = await startPeer((_cmd, _reply, socket) =>
+      socket.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3])),
+    );
+    try {
+      const conn = await Connection.connect(garbage.address);
+      await assert.rejects(conn.request({ code: 1 }, { timeoutMs: 5000 }), (err: unknown) => {
+        assert.ok(err instanceof RmqError && err.code === "RMQ_CONNECTION");
+        assert.match(err.message, /protocol error/);
+        return true;
+      });
+      assert.ok(conn.closed);
+    } finally {
+      garbage.server.close();
+    }
+  });
+
+  it("answers server-initiated requests: with the handler's response, or REQUEST_CODE_NOT_SUPPORTED", async () => {
+    let serverSocket: net.Socket | undefined;
+    const p = await startPeer((_cmd, reply, socket) => {
+      serverSocket = socket;
+      reply({});
+    });
+    try {
+      const conn = await Connection.connect(p.address);
+      await conn.request({ code: 1 });
+      assert.ok(serverSocket);
+      const sock = serverSocket;
+      const ask = async (code: number, opaque: number): Promise<RemotingCommand> => {
+        const answered = once(sock, "client-response") as Promise<[RemotingCommand]>;
+        sock.write(encodeCommand({ code, language: "JAVA", version: 413, opaque, flag: 0, extFields: {} }));
+        const [response] = await answered;
+        return response;
+      };
+      const unsupported = await ask(307, 900);
+      assert.equal(unsupported.opaque, 900);
+      assert.equal(unsupported.code, 3);
+      conn.setRequestHandler((cmd) => (cmd.code === 221 ? { code: 0, remark: "handled" } : undefined));
+      const handled = await ask(221, 901);
+      assert.equal(handled.opaque, 901);
+      assert.equal(handled.code, 0);
+      assert.equal(handled.remark, "handled");
+      conn.close();
+    } finally {
+      for (const s of p.sockets) s.destroy();
+      p.server.close();
+    }
+  });
+
+  it("waits for the socket to drain instead of buffering without bound", async () => {
+    // A peer that stops reading: our writes must stop once the kernel buffers are full.
+    const stalled = net.createServer((socket) => socket.pause());
+    stalled.listen(0, "127.0.0.1");
+    await once(stalled, "listening");
+    const address = `127.0.0.1:${(stalled.address() as net.AddressInfo).port}`;
+    const conn = await Connection.connect(address);
+    try {
+      const body = Buffer.alloc(1024 * 1024, 7);
+      const pending = Array.from({ length: 64 }, () => conn.request({ code: 1, body }, { timeoutMs: 1500 }));
+      let peak = 0;
+      const sampler = setInterval(() => (peak = Math.max(peak, conn.writeBufferedBytes)), 5);
+      await Promise.allSettled(pending);
+      clearInterval(sampler);
+      // 64 MiB were requested of a peer that never reads: at most about one frame may sit in
+      // our buffer at a time, the rest waits for 'drain' (and then times out).
+      assert.ok(peak > 0, "nothing was buffered at all");
+      assert.ok(peak <= 2 * 1024 * 1024, `buffered ${peak} bytes in user space`);
+    } finally {
+      conn.close();
+      stalled.close();
+    }
+  });
+});
+
+describe("ConnectionPool", () => {
+  it("shares one connect among concurrent callers and reconnects after a drop", async () => {
+    const p = await startPeer((_cmd, reply) => reply({}));
+    const pool = new ConnectionPool();
+    try {
+      const conns = await Promise.all(Array.from({ length: 10 }, () => pool.get(p.address)));
+      assert.equal(new Set(conns).size, 1);
+      for (const s of p.sockets) s.destroy();
+      await once(conns[0] as Connection, "close");
+      const response = await pool.request(p.address, { code: 1 });
+      assert.equal(response.code, 0);
+      const again = await pool.get(p.address);
+      assert.notEqual(again, conns[0]);
+    } finally {
+      pool.close();
+      for (const s of p.sockets) s.destroy();
+      p.server.close();
+    }
+  });
+});
