@@ -202,9 +202,8 @@ export class Connection extends EventEmitter {
     const opaque = allocateOpaque();
     const frame = this.#encode(request, opaque, 0);
     return new Promise<RemotingCommand>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
       const cleanup = (): void => {
-        if (timer) clearTimeout(timer);
+        clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
         this.#pending.delete(opaque);
       };
@@ -217,7 +216,7 @@ export class Connection extends EventEmitter {
           }),
         );
       };
-      timer = setTimeout(() => {
+      const timer = setTimeout(() => {
         cleanup();
         reject(
           new RequestTimeoutError(
