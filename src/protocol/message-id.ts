@@ -46,9 +46,11 @@ export function formatAddress(ip: Uint8Array, port: number): string {
   return ip.length === 16 ? `[${formatIp(ip)}]:${port}` : `${formatIp(ip)}:${port}`;
 }
 
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
 /** Parses an IPv4 or IPv6 (with optional "::" and trailing dotted quad) literal into 4 or 16 bytes. Throws ProtocolError. */
 export function parseIp(text: string): Buffer {
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  const v4 = IPV4.exec(text);
   if (v4) {
     const bytes = v4.slice(1).map(Number);
     if (bytes.some((b) => b > 255)) throw new ProtocolError(`bad IPv4 address ${JSON.stringify(text)}`);
@@ -66,9 +68,8 @@ export function parseIp(text: string): Buffer {
     const items = part.split(":");
     items.forEach((item, i) => {
       if (item.includes(".")) {
-        if (i !== items.length - 1) bad();
+        if (i !== items.length - 1 || !IPV4.test(item)) bad();
         const quad = parseIp(item);
-        if (quad.length !== 4) bad();
         out.push(
           ((quad[0] as number) << 8) | (quad[1] as number),
           ((quad[2] as number) << 8) | (quad[3] as number),
