@@ -47,7 +47,9 @@ test("decodeProperties follows string2messageProperties", () => {
 });
 
 test("round trip for any valid properties", () => {
-  const part = fc.string({ minLength: 1, unit: "grapheme" }).filter((s) => !s.includes("\u0001") && !s.includes("\u0002"));
+  const part = fc
+    .string({ minLength: 1, unit: "grapheme" })
+    .filter((s) => !s.includes("\u0001") && !s.includes("\u0002"));
   fc.assert(
     fc.property(fc.dictionary(part, part), (props) => {
       assert.deepEqual(decodeProperties(encodeProperties(props)), { ...props });
