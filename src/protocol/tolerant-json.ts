@@ -14,6 +14,12 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 
 const BARE_KEY = /[A-Za-z0-9_\-.$]/;
 
+/**
+ * Deepest nesting accepted. The reader is recursive: without a limit, a body of 100 000 "[" ends in
+ * a stack-overflow RangeError instead of a ProtocolError. RocketMQ bodies nest a handful of levels.
+ */
+const MAX_DEPTH = 512;
+
 export function parseTolerantJson(text: string): JsonValue {
   // Fast path: most bodies are standard JSON, and JSON.parse is much faster than this reader.
   if (!/[{,]\s*[A-Za-z0-9_\-.$]/.test(text) && !/\d{16,}/.test(text)) {
@@ -96,12 +102,15 @@ export function parseTolerantJson(text: string): JsonValue {
     if (pos === start) fail("expected an object key");
     return text.slice(start, pos);
   };
+  let depth = 0;
   const parseObject = (): JsonValue => {
+    if (++depth > MAX_DEPTH) fail(`nesting deeper than ${MAX_DEPTH}`);
     pos++;
     const out: { [key: string]: JsonValue } = {};
     skipWs();
     if (text[pos] === "}") {
       pos++;
+      depth--;
       return out;
     }
     for (;;) {
@@ -109,7 +118,12 @@ export function parseTolerantJson(text: string): JsonValue {
       skipWs();
       if (text[pos] !== ":") fail("expected ':'");
       pos++;
-      out[key] = parseValue();
+      const value = parseValue();
+      // A plain assignment to "__proto__" would replace the prototype instead of adding a key
+      // (JSON.parse adds an own property; so do we).
+      if (key === "__proto__")
+        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      else out[key] = value;
       skipWs();
       if (text[pos] === ",") {
         pos++;
@@ -117,17 +131,20 @@ export function parseTolerantJson(text: string): JsonValue {
       }
       if (text[pos] === "}") {
         pos++;
+        depth--;
         return out;
       }
       fail("expected ',' or '}'");
     }
   };
   const parseArray = (): JsonValue => {
+    if (++depth > MAX_DEPTH) fail(`nesting deeper than ${MAX_DEPTH}`);
     pos++;
     const out: JsonValue[] = [];
     skipWs();
     if (text[pos] === "]") {
       pos++;
+      depth--;
       return out;
     }
     for (;;) {
@@ -139,6 +156,7 @@ export function parseTolerantJson(text: string): JsonValue {
       }
       if (text[pos] === "]") {
         pos++;
+        depth--;
         return out;
       }
       fail("expected ',' or ']'");
