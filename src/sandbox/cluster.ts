@@ -157,6 +157,7 @@ export class LocalCluster {
       this.#namesrv = await this.#spawn("namesrv", dir, ["-c", join(dir, "namesrv.conf")]);
       try {
         await this.#waitForBoot(this.#namesrv, "NameServer", NAMESRV_BOOT, signal);
+        const bootMs = Date.now() - started;
         await probeCluster({
           namesrv: this.namesrv,
           timeoutMs: this.#readyTimeoutMs,
@@ -164,7 +165,13 @@ export class LocalCluster {
           ...(signal ? { signal } : {}),
         });
         this.#logger.info(
-          { cluster: this.name, namesrv: this.namesrv, pid: this.#namesrv.pid, ms: Date.now() - started },
+          {
+            cluster: this.name,
+            namesrv: this.namesrv,
+            pid: this.#namesrv.pid,
+            bootMs,
+            ms: Date.now() - started,
+          },
           "NameServer ready",
         );
         return;
@@ -206,6 +213,7 @@ export class LocalCluster {
       this.#broker = await this.#spawn("broker", dir, ["-c", join(dir, "broker.conf")]);
       try {
         await this.#waitForBoot(this.#broker, "broker", BROKER_BOOT, signal);
+        const bootMs = Date.now() - started;
         await probeCluster({
           namesrv: this.namesrv,
           brokerName: this.brokerName,
@@ -215,7 +223,13 @@ export class LocalCluster {
           ...(signal ? { signal } : {}),
         });
         this.#logger.info(
-          { cluster: this.name, broker: this.brokerAddr, pid: this.#broker.pid, ms: Date.now() - started },
+          {
+            cluster: this.name,
+            broker: this.brokerAddr,
+            pid: this.#broker.pid,
+            bootMs,
+            ms: Date.now() - started,
+          },
           "broker ready",
         );
         return;

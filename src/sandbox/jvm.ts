@@ -72,6 +72,13 @@ export function javaArgs(
     // Above 90 % partition usage the store refuses writes (code 14); CI disks are often fuller.
     "-Drocketmq.broker.diskSpaceWarningLevelRatio=0.98",
     "-Drocketmq.broker.diskSpaceCleanForciblyRatio=0.97",
+    // 5.x's shaded logback dumps its whole configuration status to stdout when the bundled
+    // config has a warning (it does); that would bury the boot line and mqadmin's output.
+    ...(dist.major >= 5
+      ? [
+          "-Dlogback.statusListenerClass=org.apache.rocketmq.logging.ch.qos.logback.core.status.NopStatusListener",
+        ]
+      : []),
     // Never ask the address server (jmenv.tbsite.net) for NameServers.
     "-Drocketmq.namesrv.domain=127.0.0.1",
     "-cp",

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * The `rmq-connector` command. Subcommands are rows of COMMANDS: to add one, write
+ * src/cli/commands/<name>.ts exporting a `Command` and add a line below.
+ */
+import { RmqError } from "../protocol/errors.js";
+import type { Command } from "./command.js";
+import { sandboxCommand } from "./commands/sandbox.js";
+
+const COMMANDS: Record<string, Command> = {
+  sandbox: sandboxCommand,
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: rmq-connector <command> [options]
+
+Commands:
+${lines.join("\n")}
+
+Run "rmq-connector <command> --help" for the options of a command.
+`;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`rmq-connector: unknown command "${name}"\n\n${usage()}`);
+    return 1;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    // One clear line; the stable code first so scripts can match on it. RmqError messages may
+    // carry a log tail on following lines, which is the point of them, so those are kept.
+    const message =
+      err instanceof RmqError
+        ? `${err.code}: ${err.message}`
+        : err instanceof Error
+          ? err.message
+          : String(err);
+    process.stderr.write(`rmq-connector: ${message}\n`);
+    process.exit(1);
+  },
+);
