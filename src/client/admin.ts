@@ -152,7 +152,10 @@ export class Admin {
     );
   }
 
-  /** A consumer group's committed offset of a queue, or undefined if the group has none. */
+  /**
+   * A consumer group's committed offset of a queue, or undefined if the group has none.
+   * 4.x brokers cannot say "none": they answer 0 while the queue still starts at offset 0.
+   */
   async queryConsumerOffset(
     group: string,
     queue: MessageQueue,

@@ -89,6 +89,16 @@ export class Producer {
     batch: boolean,
     options: SendOptions,
   ): Promise<SendResult> {
+    // The broker dereferences the body without a null check and answers SYSTEM_ERROR (an NPE);
+    // Java's Validators.checkMessage refuses empty bodies for the same reason.
+    const emptyAt = messages.findIndex((m) => m.body.length === 0);
+    if (emptyAt >= 0) {
+      throw new RmqError(
+        "RMQ_INVALID_ARGUMENT",
+        `message ${emptyAt} to ${topic} has an empty body; RocketMQ stores no empty messages`,
+        { context: { topic } },
+      );
+    }
     const queue = await this.#pickQueue(topic, options);
     const uniqKeys: string[] = [];
     const encoded = messages.map((m) => {
