@@ -3,8 +3,8 @@
  * connections and the route cache that its producers, pull consumers and admin share.
  */
 import { hostname } from "node:os";
-import type tls from "node:tls";
 import { signRequest } from "../protocol/acl.js";
+import type { TlsOptions } from "../transport/connection.js";
 import { ConnectionPool } from "../transport/pool.js";
 import { Admin } from "./admin.js";
 import type { ClientContext } from "./context.js";
@@ -27,7 +27,7 @@ export interface ClientOptions {
   /** Connect timeout in ms. Default 3000. */
   connectTimeoutMs?: number;
   /** Speak TLS to NameServers and brokers (true, or node:tls options). */
-  tls?: boolean | tls.ConnectionOptions;
+  tls?: boolean | TlsOptions;
   /** ACL credentials: every request is signed (HmacSHA1). */
   credentials?: Credentials;
   /** How long a topic route is cached, ms. Default 30 000. */

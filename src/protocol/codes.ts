@@ -65,7 +65,10 @@ export const RESPONSE_CODES: ReadonlyMap<number, ResponseCodeInfo> = new Map<num
   [10, { name: "FLUSH_DISK_TIMEOUT", retriable: false, message: "stored, but flushing to disk timed out" }],
   [11, { name: "SLAVE_NOT_AVAILABLE", retriable: false, message: "stored, but no slave available" }],
   [12, { name: "FLUSH_SLAVE_TIMEOUT", retriable: false, message: "stored, but flushing to slave timed out" }],
-  [13, { name: "MESSAGE_ILLEGAL", retriable: false, message: "message illegal (too large or bad properties)" }],
+  [
+    13,
+    { name: "MESSAGE_ILLEGAL", retriable: false, message: "message illegal (too large or bad properties)" },
+  ],
   [14, { name: "SERVICE_NOT_AVAILABLE", retriable: true, message: "service not available" }],
   [15, { name: "VERSION_NOT_SUPPORTED", retriable: false, message: "version not supported" }],
   [16, { name: "NO_PERMISSION", retriable: false, message: "no permission" }],
@@ -75,10 +78,16 @@ export const RESPONSE_CODES: ReadonlyMap<number, ResponseCodeInfo> = new Map<num
   [20, { name: "PULL_RETRY_IMMEDIATELY", retriable: true, message: "no matched message, retry immediately" }],
   [21, { name: "PULL_OFFSET_MOVED", retriable: false, message: "offset moved" }],
   [22, { name: "QUERY_NOT_FOUND", retriable: false, message: "not found" }],
-  [23, { name: "SUBSCRIPTION_PARSE_FAILED", retriable: false, message: "subscription expression parse failed" }],
+  [
+    23,
+    { name: "SUBSCRIPTION_PARSE_FAILED", retriable: false, message: "subscription expression parse failed" },
+  ],
   [24, { name: "SUBSCRIPTION_NOT_EXIST", retriable: false, message: "subscription does not exist" }],
   [25, { name: "SUBSCRIPTION_NOT_LATEST", retriable: true, message: "subscription not latest" }],
-  [26, { name: "SUBSCRIPTION_GROUP_NOT_EXIST", retriable: false, message: "subscription group does not exist" }],
+  [
+    26,
+    { name: "SUBSCRIPTION_GROUP_NOT_EXIST", retriable: false, message: "subscription group does not exist" },
+  ],
   [27, { name: "FILTER_DATA_NOT_EXIST", retriable: false, message: "filter data does not exist" }],
   [28, { name: "FILTER_DATA_NOT_LATEST", retriable: true, message: "filter data not latest" }],
   [29, { name: "INVALID_PARAMETER", retriable: false, message: "invalid parameter" }],
@@ -116,7 +125,9 @@ export const ResponseCode = {
 
 /** Describes a response code, including ones missing from the table. */
 export function describeResponseCode(code: number): ResponseCodeInfo {
-  return RESPONSE_CODES.get(code) ?? { name: `CODE_${code}`, retriable: false, message: `response code ${code}` };
+  return (
+    RESPONSE_CODES.get(code) ?? { name: `CODE_${code}`, retriable: false, message: `response code ${code}` }
+  );
 }
 
 export const LanguageCode = {

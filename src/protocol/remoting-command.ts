@@ -149,13 +149,15 @@ function decodeJsonHeader(header: Buffer): RemotingCommand {
   const int = (key: string): number => {
     const v = parsed[key];
     if (v === undefined || v === null) return 0;
-    if (typeof v !== "number" || !Number.isInteger(v)) throw new ProtocolError(`JSON header field ${key} is not an integer`);
+    if (typeof v !== "number" || !Number.isInteger(v))
+      throw new ProtocolError(`JSON header field ${key} is not an integer`);
     return v;
   };
   const extFields: Record<string, string> = {};
   const ext = parsed["extFields"];
   if (ext !== undefined && ext !== null) {
-    if (typeof ext !== "object" || Array.isArray(ext)) throw new ProtocolError("JSON header extFields is not an object");
+    if (typeof ext !== "object" || Array.isArray(ext))
+      throw new ProtocolError("JSON header extFields is not an object");
     for (const [k, v] of Object.entries(ext)) {
       if (v !== null) extFields[k] = typeof v === "string" ? v : JSON.stringify(v);
     }
@@ -201,13 +203,15 @@ function decodeBinaryHeader(h: Buffer): RemotingCommand {
     need(2, "ext key length");
     const keyLength = h.readInt16BE(pos);
     pos += 2;
-    if (keyLength < 0 || pos + keyLength > extEnd) throw new ProtocolError("ROCKETMQ header ext key overruns the header");
+    if (keyLength < 0 || pos + keyLength > extEnd)
+      throw new ProtocolError("ROCKETMQ header ext key overruns the header");
     const key = h.toString("utf8", pos, pos + keyLength);
     pos += keyLength;
     if (pos + 4 > extEnd) throw new ProtocolError("ROCKETMQ header ext value length overruns the header");
     const valueLength = h.readInt32BE(pos);
     pos += 4;
-    if (valueLength < 0 || pos + valueLength > extEnd) throw new ProtocolError("ROCKETMQ header ext value overruns the header");
+    if (valueLength < 0 || pos + valueLength > extEnd)
+      throw new ProtocolError("ROCKETMQ header ext value overruns the header");
     extFields[key] = h.toString("utf8", pos, pos + valueLength);
     pos += valueLength;
   }

@@ -26,6 +26,9 @@ import { ResponseCode } from "../protocol/codes.js";
 import { RmqError } from "../protocol/errors.js";
 import { AbortedError, ConnectionError, RequestTimeoutError } from "./errors.js";
 
+/** TLS settings for a connection (node:tls options); re-exported so upper layers need not import node:tls. */
+export type TlsOptions = tls.ConnectionOptions;
+
 /** What a caller gives for a request: the transport fills language, version, opaque and flag. */
 export interface RequestCommand {
   code: number;

@@ -36,6 +36,7 @@ export interface UpdateConsumerOffsetRequestHeader extends QueueRequestHeader {
 /** Reads the `offset` field of an offset response. Throws ProtocolError. */
 export function decodeOffsetResponse(ext: Record<string, string>): bigint {
   const v = ext["offset"];
-  if (v === undefined || !/^-?\d+$/.test(v)) throw new ProtocolError(`offset response lacks an integer offset: ${String(v)}`);
+  if (v === undefined || !/^-?\d+$/.test(v))
+    throw new ProtocolError(`offset response lacks an integer offset: ${String(v)}`);
   return BigInt(v);
 }

@@ -35,7 +35,8 @@ export interface PullMessageResponseHeader {
 
 function bigintField(ext: Record<string, string>, key: string): bigint {
   const v = ext[key];
-  if (v === undefined || !/^-?\d+$/.test(v)) throw new ProtocolError(`pull response field ${key} missing or not an integer: ${String(v)}`);
+  if (v === undefined || !/^-?\d+$/.test(v))
+    throw new ProtocolError(`pull response field ${key} missing or not an integer: ${String(v)}`);
   return BigInt(v);
 }
 
