@@ -1,0 +1,39 @@
+/**
+ * What the engine reads from the configuration. The config layer's ConnectorConfig satisfies it;
+ * tests may build one directly.
+ */
+export type TopicSelector =
+  { kind: "name"; name: string } | { kind: "regex"; pattern: string; regex: RegExp };
+
+export type StartPosition =
+  { kind: "latest" } | { kind: "earliest" } | { kind: "timestamp"; timestampMs: number };
+
+export interface EngineRoute {
+  name: string;
+  from: { cluster: string; topic: TopicSelector; tags: string };
+  to: { cluster: string; createTopic: boolean; targetTopic(sourceTopic: string): string };
+  start: StartPosition;
+  deadLetterTopic?: string | undefined;
+  includeSystemTopics: boolean;
+}
+
+export interface EngineCluster {
+  namesrv: readonly string[];
+  requestTimeoutMs?: number;
+  tls?: boolean;
+  accessKey?: string | undefined;
+  secretKey?: string | undefined;
+}
+
+export interface EngineConfig {
+  name: string;
+  clusters: Readonly<Record<string, EngineCluster>>;
+  routes: readonly EngineRoute[];
+  pull: { batchSize: number; suspendTimeoutMs: number };
+  send: { batchMaxMessages: number; batchMaxBytes: number; timeoutMs: number };
+  limits: { inFlightMessagesPerQueue: number; inFlightBytesPerQueue: number; inFlightBytesTotal: number };
+  commit: { intervalMs: number };
+  retry: { initialBackoffMs: number; maxBackoffMs: number };
+  topicRefreshIntervalMs: number;
+  lagRefreshIntervalMs: number;
+}

@@ -1,0 +1,468 @@
+/**
+ * The replication engine: one RocketMQ client per configured cluster, routes resolved to source
+ * topics and queues, one QueueReplicator per owned source queue, periodic commits of progress
+ * into the connector's consumer group on the source cluster, and periodic re-resolution so new
+ * topics (regex routes) and new queues are picked up without a restart.
+ *
+ * Queue ownership is explicit (assign / revoke), so a later scale-out layer can hand queues in
+ * and out; by default the engine owns every queue its routes resolve to.
+ */
+import type { Logger } from "../client/logger.js";
+import { NameServerClient } from "../client/name-server.js";
+import { RocketMQClient } from "../client/rocketmq-client.js";
+import { queueKey, type MessageQueue } from "../client/types.js";
+import { RmqError } from "../protocol/errors.js";
+import { ByteBudget } from "./byte-budget.js";
+import { mapQueue } from "./queue-mapping.js";
+import { QueueReplicator, type QueueProgress, type ReplicatorSettings } from "./queue-replicator.js";
+import type { EngineConfig, EngineRoute } from "./engine-config.js";
+import { isSystemTopic } from "./system-topics.js";
+
+/** One source queue owned by the engine, with where it goes. */
+export interface QueueStatus extends QueueProgress {
+  route: string;
+  sourceCluster: string;
+  targetCluster: string;
+  sourceTopic: string;
+  sourceBroker: string;
+  queueId: number;
+  targetTopic: string;
+  targetBroker: string;
+  targetQueueId: number;
+  committedOffset: bigint | undefined;
+  /** Source max offset at the last lag refresh. */
+  sourceMaxOffset: bigint | undefined;
+  /** sourceMaxOffset - committed (or acked) position; undefined before the first refresh. */
+  lagMessages: bigint | undefined;
+}
+
+export interface RouteStatus {
+  name: string;
+  sourceCluster: string;
+  targetCluster: string;
+  /** "running" when resolved and every queue runs; "error" with lastError otherwise. */
+  state: "resolving" | "running" | "error";
+  sourceTopics: string[];
+  lastError: { message: string; atMs: number } | undefined;
+}
+
+export interface EngineStatus {
+  name: string;
+  startedAtMs: number;
+  routes: RouteStatus[];
+  queues: QueueStatus[];
+}
+
+interface Owned {
+  key: string;
+  route: EngineRoute;
+  replicator: QueueReplicator;
+  committedOffset: bigint | undefined;
+  sourceMaxOffset: bigint | undefined;
+}
+
+interface RouteRuntime {
+  route: EngineRoute;
+  status: RouteStatus;
+}
+
+export class ReplicationEngine {
+  readonly config: EngineConfig;
+  readonly #logger: Logger;
+  readonly #clients = new Map<string, RocketMQClient>();
+  readonly #owned = new Map<string, Owned>();
+  readonly #routes: RouteRuntime[];
+  readonly #budget: ByteBudget;
+  readonly #settings: ReplicatorSettings;
+  /** Which route replicates a source topic (cluster/topic): a topic is replicated by one route per connector. */
+  readonly #topicOwners = new Map<string, string>();
+  readonly #groupsEnsured = new Set<string>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #resolving: Promise<void> | undefined;
+  #stopped = false;
+  readonly startedAtMs = Date.now();
+
+  constructor(config: EngineConfig, logger: Logger) {
+    this.config = config;
+    this.#logger = logger;
+    this.#budget = new ByteBudget(config.limits.inFlightBytesTotal);
+    this.#settings = {
+      pullBatchSize: config.pull.batchSize,
+      suspendTimeoutMs: config.pull.suspendTimeoutMs,
+      sendBatchMaxMessages: config.send.batchMaxMessages,
+      sendBatchMaxBytes: config.send.batchMaxBytes,
+      sendTimeoutMs: config.send.timeoutMs,
+      inFlightMessagesPerQueue: config.limits.inFlightMessagesPerQueue,
+      inFlightBytesPerQueue: config.limits.inFlightBytesPerQueue,
+      backoff: { initialMs: config.retry.initialBackoffMs, maxMs: config.retry.maxBackoffMs },
+    };
+    this.#routes = config.routes.map((route) => ({
+      route,
+      status: {
+        name: route.name,
+        sourceCluster: route.from.cluster,
+        targetCluster: route.to.cluster,
+        state: "resolving",
+        sourceTopics: [],
+        lastError: undefined,
+      },
+    }));
+  }
+
+  /** The consumer group holding progress on source clusters. */
+  get group(): string {
+    return this.config.name;
+  }
+
+  /** The client of a configured cluster (created on first use). */
+  client(cluster: string): RocketMQClient {
+    let client = this.#clients.get(cluster);
+    if (!client) {
+      const c = this.config.clusters[cluster];
+      if (!c) throw new RmqError("RMQ_CONFIG", `unknown cluster ${cluster}`);
+      client = new RocketMQClient({
+        namesrv: c.namesrv,
+        ...(c.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: c.requestTimeoutMs }),
+        logger: this.#logger,
+        instanceName: `${this.config.name}-${process.pid}`,
+        ...(c.tls ? { tls: true } : {}),
+        ...(c.accessKey !== undefined && c.secretKey !== undefined
+          ? { credentials: { accessKey: c.accessKey, secretKey: c.secretKey } }
+          : {}),
+      });
+      this.#clients.set(cluster, client);
+    }
+    return client;
+  }
+
+  /**
+   * Resolves every route and starts replicating, then keeps topics, queues, commits and lag
+   * fresh in the background. Route failures (a cluster down, a topic missing) do not throw:
+   * they are logged, shown in status() and retried at the next refresh.
+   */
+  async start(): Promise<void> {
+    await this.resolveRoutes();
+    const every = (ms: number, fn: () => Promise<void>): void => {
+      let running = false;
+      const timer = setInterval(() => {
+        if (running || this.#stopped) return;
+        running = true;
+        fn()
+          .catch((err: unknown) => this.#logger.warn({ err: errorMessage(err) }, "background task failed"))
+          .finally(() => (running = false));
+      }, ms);
+      timer.unref();
+      this.#timers.push(timer);
+    };
+    every(this.config.commit.intervalMs, () => this.commitAll());
+    every(this.config.topicRefreshIntervalMs, () => this.resolveRoutes());
+    every(this.config.lagRefreshIntervalMs, () => this.refreshLag());
+  }
+
+  /** Re-resolves every route (topics, queues, target topics) and starts queues not yet owned. */
+  resolveRoutes(): Promise<void> {
+    this.#resolving ??= (async () => {
+      try {
+        for (const runtime of this.#routes) {
+          if (this.#stopped) return;
+          await this.#resolveRoute(runtime);
+        }
+      } finally {
+        this.#resolving = undefined;
+      }
+    })();
+    return this.#resolving;
+  }
+
+  async #resolveRoute(runtime: RouteRuntime): Promise<void> {
+    const { route, status } = runtime;
+    try {
+      const source = this.client(route.from.cluster);
+      await this.#ensureGroup(route.from.cluster);
+      const topics = await this.#sourceTopics(route);
+      status.sourceTopics = topics;
+      for (const topic of topics) {
+        const ownerKey = `${route.from.cluster}/${topic}`;
+        const owner = this.#topicOwners.get(ownerKey);
+        if (owner !== undefined && owner !== route.name) {
+          throw new RmqError(
+            "RMQ_ROUTE_CONFLICT",
+            `topic ${topic} of cluster ${route.from.cluster} is already replicated by route ${owner}; ` +
+              `one connector replicates a topic once (its progress is one consumer group) — use a second connector for fan-out`,
+          );
+        }
+        this.#topicOwners.set(ownerKey, route.name);
+        const sourceRoute = await source.admin.getTopicRoute(topic, { refresh: true });
+        const sourceQueues = sourceRoute.readQueues();
+        const targetTopic = route.to.targetTopic(topic);
+        const targetQueues = await this.#ensureTargetTopic(route, targetTopic, sourceQueues.length);
+        for (const queue of sourceQueues) {
+          const key = ownedKey(route, queue);
+          if (this.#owned.has(key)) continue;
+          await this.assign(route, queue, mapQueue(queue, sourceQueues, targetQueues));
+        }
+      }
+      if (route.deadLetterTopic !== undefined) await this.#ensureTargetTopic(route, route.deadLetterTopic, 1);
+      status.state = "running";
+      status.lastError = undefined;
+    } catch (err) {
+      status.state = "error";
+      status.lastError = { message: errorMessage(err), atMs: Date.now() };
+      this.#logger.error(
+        { route: route.name, err: errorMessage(err) },
+        "route cannot run; retrying at the next refresh",
+      );
+    }
+  }
+
+  async #sourceTopics(route: EngineRoute): Promise<string[]> {
+    const source = this.client(route.from.cluster);
+    const from = route.from.topic;
+    if (from.kind === "name") {
+      try {
+        await source.admin.getTopicRoute(from.name, { refresh: true });
+      } catch (err) {
+        if (NameServerClient.isTopicNotExist(err)) {
+          throw new RmqError(
+            "RMQ_SOURCE_TOPIC_MISSING",
+            `source topic ${from.name} does not exist on cluster ${route.from.cluster}`,
+            {
+              cause: err,
+            },
+          );
+        }
+        throw err;
+      }
+      return [from.name];
+    }
+    const [all, info] = await Promise.all([source.admin.getTopicList(), source.admin.getClusterInfo()]);
+    // Every broker registers topics named after itself and its cluster; they are not user data.
+    const ownNames = new Set([...info.brokers.map((b) => b.brokerName), ...info.clusters.keys()]);
+    return all
+      .filter((t) => from.regex.test(t))
+      .filter((t) => route.includeSystemTopics || !isSystemTopic(t, ownNames))
+      .sort();
+  }
+
+  async #ensureGroup(cluster: string): Promise<void> {
+    if (this.#groupsEnsured.has(cluster)) return;
+    // UPDATE_CONSUMER_OFFSET on 5.3+ needs the group to exist; create it on every master.
+    await this.client(cluster).admin.createSubscriptionGroup({ group: this.group });
+    this.#groupsEnsured.add(cluster);
+  }
+
+  async #ensureTargetTopic(
+    route: EngineRoute,
+    topic: string,
+    sourceQueueCount: number,
+  ): Promise<MessageQueue[]> {
+    const target = this.client(route.to.cluster);
+    try {
+      return (await target.admin.getTopicRoute(topic)).writeQueues();
+    } catch (err) {
+      if (!NameServerClient.isTopicNotExist(err)) throw err;
+      if (!route.to.createTopic) {
+        throw new RmqError(
+          "RMQ_TARGET_TOPIC_MISSING",
+          `target topic ${topic} does not exist on cluster ${route.to.cluster} and the route says not to create it`,
+          { cause: err },
+        );
+      }
+    }
+    const masters = await target.admin.masterAddresses();
+    const queueNums = Math.max(1, Math.ceil(sourceQueueCount / masters.length));
+    this.#logger.info({ cluster: route.to.cluster, topic, queueNums }, "creating target topic");
+    await target.admin.createTopic({ topic, queueNums });
+    return (await target.admin.getTopicRoute(topic, { refresh: true })).writeQueues();
+  }
+
+  /**
+   * Takes ownership of a source queue: finds where to start (the group's committed offset, or
+   * the route's start position, which is then committed at once so a restart never skips what
+   * arrived in between) and starts its replicator.
+   */
+  async assign(route: EngineRoute, sourceQueue: MessageQueue, targetQueue: MessageQueue): Promise<void> {
+    const key = ownedKey(route, sourceQueue);
+    if (this.#owned.has(key) || this.#stopped) return;
+    const source = this.client(route.from.cluster);
+    let start = await source.admin.queryConsumerOffset(this.group, sourceQueue);
+    let committed = start;
+    if (start === undefined) {
+      start = await this.#startOffset(route, sourceQueue);
+      await source.admin.updateConsumerOffset(this.group, sourceQueue, start);
+      committed = start;
+      this.#logger.info(
+        {
+          route: route.name,
+          topic: sourceQueue.topic,
+          brokerName: sourceQueue.brokerName,
+          queueId: sourceQueue.queueId,
+          nextOffset: String(start),
+          start: route.start.kind,
+        },
+        "queue start position pinned",
+      );
+    }
+    const target = this.client(route.to.cluster);
+    const replicator = new QueueReplicator(
+      {
+        sourceCluster: route.from.cluster,
+        targetCluster: route.to.cluster,
+        sourceQueue,
+        targetQueue,
+        tags: route.from.tags,
+        deadLetterTopic: route.deadLetterTopic,
+      },
+      start,
+      {
+        consumer: source.pullConsumer({ group: this.group }),
+        producer: target.producer({
+          group: `${this.group}_producer`,
+          sendTimeoutMs: this.config.send.timeoutMs,
+        }),
+        sourceAdmin: source.admin,
+        budget: this.#budget,
+        logger: this.#logger,
+      },
+      this.#settings,
+    );
+    this.#owned.set(key, { key, route, replicator, committedOffset: committed, sourceMaxOffset: undefined });
+    replicator.start();
+    this.#logger.info(
+      {
+        route: route.name,
+        topic: sourceQueue.topic,
+        brokerName: sourceQueue.brokerName,
+        queueId: sourceQueue.queueId,
+        nextOffset: String(start),
+        targetTopic: targetQueue.topic,
+        targetQueueId: targetQueue.queueId,
+      },
+      "queue assigned",
+    );
+  }
+
+  async #startOffset(route: EngineRoute, queue: MessageQueue): Promise<bigint> {
+    const admin = this.client(route.from.cluster).admin;
+    switch (route.start.kind) {
+      case "earliest":
+        return admin.getMinOffset(queue);
+      case "latest":
+        return admin.getMaxOffset(queue);
+      case "timestamp":
+        return admin.searchOffset(queue, route.start.timestampMs);
+    }
+  }
+
+  /** Stops replicating a source queue: drains in-flight sends, commits, forgets it. */
+  async revoke(
+    route: EngineRoute,
+    sourceQueue: MessageQueue,
+    options: { drain?: boolean } = {},
+  ): Promise<void> {
+    const owned = this.#owned.get(ownedKey(route, sourceQueue));
+    if (!owned) return;
+    await owned.replicator.stop({ drain: options.drain ?? true });
+    await this.#commit(owned).catch((err: unknown) =>
+      this.#logger.warn({ err: errorMessage(err) }, "final commit failed"),
+    );
+    this.#owned.delete(owned.key);
+  }
+
+  /** Commits every queue whose acknowledged position moved. */
+  async commitAll(): Promise<void> {
+    await Promise.all(
+      [...this.#owned.values()].map((o) =>
+        this.#commit(o).catch((err: unknown) =>
+          this.#logger.warn(
+            {
+              route: o.route.name,
+              topic: o.replicator.endpoints.sourceQueue.topic,
+              queueId: o.replicator.endpoints.sourceQueue.queueId,
+              err: errorMessage(err),
+            },
+            "commit failed; will retry",
+          ),
+        ),
+      ),
+    );
+  }
+
+  async #commit(owned: Owned): Promise<void> {
+    const acked = owned.replicator.progress.ackedOffset;
+    if (owned.committedOffset !== undefined && acked <= owned.committedOffset) return;
+    const source = this.client(owned.route.from.cluster);
+    await source.admin.updateConsumerOffset(this.group, owned.replicator.endpoints.sourceQueue, acked);
+    owned.committedOffset = acked;
+  }
+
+  /** Refreshes the source max offsets, for lag in messages (also for idle queues). */
+  async refreshLag(): Promise<void> {
+    await Promise.all(
+      [...this.#owned.values()].map(async (o) => {
+        try {
+          o.sourceMaxOffset = await this.client(o.route.from.cluster).admin.getMaxOffset(
+            o.replicator.endpoints.sourceQueue,
+          );
+        } catch {
+          // Lag stays at its last value; the pull loop reports the cluster's trouble.
+        }
+      }),
+    );
+  }
+
+  /** A snapshot of routes and queues for status, metrics and tests. */
+  status(): EngineStatus {
+    const queues: QueueStatus[] = [...this.#owned.values()].map((o) => {
+      const { endpoints, progress } = o.replicator;
+      const position = progress.ackedOffset;
+      return {
+        ...progress,
+        errorsByKind: { ...progress.errorsByKind },
+        route: o.route.name,
+        sourceCluster: endpoints.sourceCluster,
+        targetCluster: endpoints.targetCluster,
+        sourceTopic: endpoints.sourceQueue.topic,
+        sourceBroker: endpoints.sourceQueue.brokerName,
+        queueId: endpoints.sourceQueue.queueId,
+        targetTopic: endpoints.targetQueue.topic,
+        targetBroker: endpoints.targetQueue.brokerName,
+        targetQueueId: endpoints.targetQueue.queueId,
+        committedOffset: o.committedOffset,
+        sourceMaxOffset: o.sourceMaxOffset,
+        lagMessages: o.sourceMaxOffset === undefined ? undefined : maxBig(0n, o.sourceMaxOffset - position),
+      };
+    });
+    return {
+      name: this.config.name,
+      startedAtMs: this.startedAtMs,
+      routes: this.#routes.map((r) => ({ ...r.status, sourceTopics: [...r.status.sourceTopics] })),
+      queues,
+    };
+  }
+
+  /**
+   * Stops every queue (draining in-flight sends unless `drain: false`), commits, closes clients.
+   */
+  async stop(options: { drain?: boolean; drainTimeoutMs?: number } = {}): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    await this.#resolving?.catch(() => undefined);
+    await Promise.all([...this.#owned.values()].map((o) => o.replicator.stop(options)));
+    if (options.drain ?? true) await this.commitAll();
+    for (const c of this.#clients.values()) c.close();
+  }
+}
+
+function ownedKey(route: EngineRoute, queue: MessageQueue): string {
+  return `${route.name}|${queueKey(queue)}`;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function maxBig(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
