@@ -1,0 +1,142 @@
+/**
+ * Helpers for replication tests: a fast engine configuration, a logger that keeps what it was
+ * told, and readers that drain a topic per queue with a bounded wait.
+ */
+import { RocketMQClient } from "../../src/client/rocketmq-client.js";
+import type { Logger } from "../../src/client/logger.js";
+import type { MessageQueue } from "../../src/client/types.js";
+import type { EngineConfig, EngineRoute } from "../../src/connector/engine-config.js";
+import type { ReplicationEngine } from "../../src/connector/engine.js";
+import type { MessageExt } from "../../src/protocol/message.js";
+
+/** A logger that records entries (for assertions) and prints errors when RMQ_TEST_LOG is set. */
+export function recordingLogger(): Logger & {
+  entries: { level: string; message: string; fields: object }[];
+} {
+  const entries: { level: string; message: string; fields: object }[] = [];
+  const at =
+    (level: string) =>
+    (fields: object, message: string): void => {
+      entries.push({ level, message, fields });
+      if (process.env["RMQ_TEST_LOG"] && level !== "debug")
+        console.error(level, message, JSON.stringify(fields));
+    };
+  return { entries, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+export interface TestRoute {
+  from: string;
+  to: string;
+  topic: string | RegExp;
+  targetTopic?: (source: string) => string;
+  tags?: string;
+  start?: EngineRoute["start"];
+  deadLetterTopic?: string;
+  createTopic?: boolean;
+}
+
+/** An engine configuration with timings fit for tests (short polls, frequent commits). */
+export function testConfig(
+  name: string,
+  clusters: Record<string, string>,
+  routes: TestRoute[],
+): EngineConfig {
+  return {
+    name,
+    clusters: Object.fromEntries(Object.entries(clusters).map(([k, namesrv]) => [k, { namesrv: [namesrv] }])),
+    routes: routes.map((r) => ({
+      name: `${r.from}:${String(r.topic)}->${r.to}`,
+      from: {
+        cluster: r.from,
+        topic:
+          typeof r.topic === "string"
+            ? { kind: "name", name: r.topic }
+            : { kind: "regex", pattern: r.topic.source, regex: r.topic },
+        tags: r.tags ?? "*",
+      },
+      to: { cluster: r.to, createTopic: r.createTopic ?? true, targetTopic: r.targetTopic ?? ((t) => t) },
+      start: r.start ?? { kind: "earliest" },
+      deadLetterTopic: r.deadLetterTopic,
+      includeSystemTopics: false,
+    })),
+    pull: { batchSize: 32, suspendTimeoutMs: 1000 },
+    send: { batchMaxMessages: 64, batchMaxBytes: 1024 * 1024, timeoutMs: 3000 },
+    limits: {
+      inFlightMessagesPerQueue: 1024,
+      inFlightBytesPerQueue: 4 * 1024 * 1024,
+      inFlightBytesTotal: 64 * 1024 * 1024,
+    },
+    commit: { intervalMs: 200 },
+    retry: { initialBackoffMs: 100, maxBackoffMs: 2000 },
+    topicRefreshIntervalMs: 1000,
+    lagRefreshIntervalMs: 500,
+  };
+}
+
+/**
+ * Reads every queue of `topic` from offset 0 until `expected` messages arrived in total and
+ * nothing more came for `quietMs`, or `timeoutMs` passed. Returns messages per queue id.
+ */
+export async function readTopic(
+  client: RocketMQClient,
+  topic: string,
+  options: { expected?: number; timeoutMs?: number; quietMs?: number } = {},
+): Promise<Map<number, MessageExt[]>> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const quietMs = options.quietMs ?? 1000;
+  const consumer = client.pullConsumer({ group: "rmq_connector_test_reader" });
+  const out = new Map<number, MessageExt[]>();
+  const offsets = new Map<string, bigint>();
+  let lastGrowth = Date.now();
+  let total = 0;
+  while (Date.now() < deadline) {
+    let queues: MessageQueue[] = [];
+    try {
+      queues = (await client.admin.getTopicRoute(topic, { refresh: true })).readQueues();
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
+    for (const q of queues) {
+      const key = `${q.brokerName}#${q.queueId}`;
+      for (;;) {
+        const r = await consumer.pull({ queue: q, offset: offsets.get(key) ?? 0n, suspendTimeoutMs: 0 });
+        offsets.set(key, r.nextBeginOffset);
+        if (r.messages.length === 0) break;
+        const list = out.get(q.queueId) ?? [];
+        list.push(...r.messages);
+        out.set(q.queueId, list);
+        total += r.messages.length;
+        lastGrowth = Date.now();
+      }
+    }
+    const enough = options.expected === undefined || total >= options.expected;
+    if (enough && Date.now() - lastGrowth >= quietMs) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return out;
+}
+
+/** Waits until `predicate(engine status)` holds, or throws after `timeoutMs` with the last status. */
+export async function waitForStatus(
+  engine: ReplicationEngine,
+  predicate: (s: ReturnType<ReplicationEngine["status"]>) => boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = engine.status();
+    if (predicate(s)) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `engine status did not reach the expected state in ${timeoutMs} ms: ${JSON.stringify(s, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Total messages replicated by the engine so far. */
+export function replicatedTotal(engine: ReplicationEngine): number {
+  return engine.status().queues.reduce((n, q) => n + q.replicatedMessages, 0);
+}
