@@ -220,6 +220,7 @@ export class LocalCluster {
           brokerAddr: this.brokerAddr,
           timeoutMs: this.#readyTimeoutMs,
           failFast: this.#exitReason(this.#broker),
+          logger: this.#logger,
           ...(signal ? { signal } : {}),
         });
         this.#logger.info(

@@ -63,9 +63,13 @@ export function javaArgs(
   mainArgs: readonly string[],
 ): string[] {
   const main = role === "namesrv" ? NAMESRV_MAIN : role === "broker" ? BROKER_MAIN : MQADMIN_MAIN;
+  // Env RMQ_SANDBOX_JVM_OPTS is appended after our flags, so it wins where flags repeat (e.g.
+  // "-Xmx1g", or "-XX:-UseSerialGC -XX:+UseG1GC" to compare collectors).
+  const extra = (process.env["RMQ_SANDBOX_JVM_OPTS"] ?? "").split(/\s+/).filter((a) => a.length > 0);
   return [
     ...memoryFlags(role),
     ...moduleFlags(dist.major),
+    ...extra,
     `-Duser.home=${home}`,
     `-Drocketmq.home.dir=${home}`,
     `-Djava.io.tmpdir=${join(home, "tmp")}`,

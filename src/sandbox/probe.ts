@@ -10,6 +10,7 @@ import { RocketMQClient } from "../client/rocketmq-client.js";
 import { MASTER_ID } from "../protocol/headers/route.js";
 import { ConnectionError } from "../transport/errors.js";
 import { SandboxError, SandboxErrorCode } from "./errors.js";
+import type { Logger } from "../client/logger.js";
 
 /** Topic created on every sandbox broker to prove routes resolve. */
 export const PROBE_TOPIC = "rmq-sandbox-probe";
@@ -23,7 +24,7 @@ export interface ProbeOptions {
   brokerAddr?: string;
   /** Overall deadline in ms. Default 120 000. */
   timeoutMs?: number;
-  /** Per-request timeout in ms. Default 3000. */
+  /** Per-request timeout in ms. Default 5000 (topic creation persists files and re-registers). */
   requestTimeoutMs?: number;
   /**
    * Called between attempts; returns a reason to give up at once (e.g. "broker exited with
@@ -31,6 +32,8 @@ export interface ProbeOptions {
    */
   failFast?: () => string | undefined;
   signal?: AbortSignal;
+  /** Gets a debug line per failed attempt (what was missing). */
+  logger?: Logger;
 }
 
 /**
@@ -43,8 +46,8 @@ export async function probeCluster(options: ProbeOptions): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   const client = new RocketMQClient({
     namesrv: options.namesrv,
-    requestTimeoutMs: options.requestTimeoutMs ?? 3000,
-    connectTimeoutMs: options.requestTimeoutMs ?? 3000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 5000,
+    connectTimeoutMs: options.requestTimeoutMs ?? 5000,
   });
   const what = options.brokerName
     ? `broker ${options.brokerName} via NameServer ${options.namesrv}`
@@ -64,6 +67,10 @@ export async function probeCluster(options: ProbeOptions): Promise<void> {
         if (err instanceof SandboxError) throw err;
         last = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       }
+      options.logger?.debug(
+        { namesrv: options.namesrv, attempt: attempt + 1, problem: last },
+        "not ready yet",
+      );
       if (Date.now() + 200 > deadline) {
         throw new SandboxError(
           SandboxErrorCode.NOT_READY,
