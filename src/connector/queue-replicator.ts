@@ -414,15 +414,9 @@ export class QueueReplicator {
     const topic = this.endpoints.deadLetterTopic;
     if (topic === undefined) return false;
     const reason = cause instanceof Error ? cause.message : String(cause);
-    const message: Message = {
-      ...item.message,
-      topic,
-      properties: {
-        ...item.message.properties,
-        RMQC_DLQ_REASON: reason.slice(0, 1000),
-        RMQC_DLQ_TARGET_TOPIC: item.message.topic,
-      },
-    };
+    const info = { RMQC_DLQ_REASON: reason.slice(0, 1000), RMQC_DLQ_TARGET_TOPIC: item.message.topic };
+    let message: Message = { ...item.message, topic, properties: { ...item.message.properties, ...info } };
+    let strippedProperties = false;
     for (let attempt = 0; ; attempt++) {
       try {
         await this.#deps.producer.send(message, {
@@ -441,11 +435,21 @@ export class QueueReplicator {
         );
         return true;
       } catch (err) {
-        if (isPoison(err)) {
-          this.#recordError("dead_letter", err);
-          return false;
-        }
         this.#recordError("dead_letter", err);
+        if (isPoison(err)) {
+          if (strippedProperties) return false;
+          // The user properties may be what the target refuses: keep body, tags, keys, message
+          // id and provenance, and say that the rest was dropped.
+          strippedProperties = true;
+          const kept = Object.entries(item.message.properties ?? {}).filter(
+            ([name]) => name.startsWith("RMQC_") || name === "UNIQ_KEY",
+          );
+          message = {
+            ...message,
+            properties: { ...Object.fromEntries(kept), ...info, RMQC_DLQ_PROPERTIES_DROPPED: "true" },
+          };
+          continue;
+        }
         if (this.#stopping() && !this.#drain) return false;
         await sleep(backoffDelay(attempt, this.#settings.backoff), this.#hardStop.signal);
       }
