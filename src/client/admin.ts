@@ -12,6 +12,7 @@ import {
 import { decodeOffsetResponse } from "../protocol/headers/offsets.js";
 import { MASTER_ID, type ClusterInfo } from "../protocol/headers/route.js";
 import { toExtFields } from "../protocol/remoting-command.js";
+import { parseTolerantJson, type JsonValue } from "../protocol/tolerant-json.js";
 import { expectCodes } from "./broker-call.js";
 import { requestQueueBroker, type ClientContext } from "./context.js";
 import type { CallOptions, TopicRoute } from "./name-server.js";
@@ -185,6 +186,25 @@ export class Admin {
     return decodeOffsetResponse(response.extFields);
   }
 
+  /**
+   * Whether the broker holds an offset of `group` for `queue`, read from its whole offset table
+   * (GET_ALL_CONSUMER_OFFSET). Exact on every version, unlike queryConsumerOffset on 4.x, which
+   * answers 0 for "none"; the table can be large, so call it only to settle that case.
+   */
+  async hasConsumerOffset(group: string, queue: MessageQueue, options: CallOptions = {}): Promise<boolean> {
+    const response = await requestQueueBroker(
+      this.#ctx,
+      queue,
+      { code: RequestCode.GET_ALL_CONSUMER_OFFSET },
+      options,
+    );
+    expectCodes(response, "consumer offset table", { address: response.address, topic: queue.topic });
+    const body = response.body ? parseTolerantJson(response.body.toString("utf8")) : null;
+    const table = isObject(body) ? body["offsetTable"] : undefined;
+    const entry = isObject(table) ? table[`${queue.topic}@${group}`] : undefined;
+    return isObject(entry) && entry[String(queue.queueId)] !== undefined;
+  }
+
   /** Stores a consumer group's offset of a queue (the next offset to consume). */
   async updateConsumerOffset(
     group: string,
@@ -243,4 +263,8 @@ export class Admin {
     });
     return decodeOffsetResponse(response.extFields);
   }
+}
+
+function isObject(v: JsonValue | undefined): v is { [key: string]: JsonValue } {
+  return v !== null && v !== undefined && typeof v === "object" && !Array.isArray(v);
 }

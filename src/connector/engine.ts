@@ -286,6 +286,8 @@ export class ReplicationEngine {
     if (this.#owned.has(key) || this.#stopped) return;
     const source = this.client(route.from.cluster);
     let start = await source.admin.queryConsumerOffset(this.group, sourceQueue);
+    // 4.x brokers answer 0 when the group has no offset; ask the offset table which it is.
+    if (start === 0n && !(await source.admin.hasConsumerOffset(this.group, sourceQueue))) start = undefined;
     let committed = start;
     if (start === undefined) {
       start = await this.#startOffset(route, sourceQueue);

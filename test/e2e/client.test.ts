@@ -226,8 +226,14 @@ describe("client against a real broker", () => {
     const none = await client.admin.queryConsumerOffset(group, queue);
     if (resolveVersion().startsWith("4.")) assert.equal(none, 0n);
     else assert.equal(none, undefined);
+    assert.equal(
+      await client.admin.hasConsumerOffset(group, queue),
+      false,
+      "the offset table tells none apart",
+    );
     await client.admin.updateConsumerOffset(group, queue, 2n);
     assert.equal(await client.admin.queryConsumerOffset(group, queue), 2n);
+    assert.equal(await client.admin.hasConsumerOffset(group, queue), true);
     await client.admin.updateConsumerOffset(group, queue, 3n);
     assert.equal(await client.admin.queryConsumerOffset(group, queue), 3n);
   });
