@@ -237,8 +237,15 @@ export function livePids(): number[] {
 
 /** Kills everything still registered and deletes owned directories, synchronously. */
 export function killAllNow(): void {
-  for (const pid of liveProcesses) killPid(pid, "SIGKILL");
+  const pids = [...liveProcesses];
+  for (const pid of pids) killPid(pid, "SIGKILL");
   liveProcesses.clear();
+  // SIGKILL is delivered asynchronously; a JVM still writing while we delete its directory would
+  // leave files behind. Wait (synchronously: this runs in 'exit') up to 3 s until each process
+  // is dead or a zombie; zombies write nothing.
+  const deadline = Date.now() + 3000;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (pids.some(isAlive) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
   for (const dir of ownedDirs) {
     try {
       rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
