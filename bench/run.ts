@@ -1,0 +1,398 @@
+/**
+ * `npm run bench [-- --rss-1m]`: our client against the official Java client (rocketmq-client
+ * of the broker's version), same machine, same broker, same run. Prints the machine, the
+ * settings and a table of ours / Java / ratio. See docs/benchmarks.md.
+ *
+ * Work, identical on both sides: 1 KiB messages (BENCH_SIZE) to a topic with 8 queues;
+ *  - send single: BENCH_SINGLE_MESSAGES messages, BENCH_CONCURRENCY senders, sender i owns
+ *    queue i % 8 and keeps one request in flight (Java: one thread per sender, sync send);
+ *  - send batch: BENCH_MESSAGES messages in batches of BENCH_BATCH (Java: send(Collection, mq));
+ *  - pull: the BENCH_MESSAGES backlog of our batch phase, from offset 0 on all 8 queues, 32
+ *    messages per pull (ours: one loop per queue; Java: DefaultLitePullConsumer assign + seek 0
+ *    + poll, pullBatchSize 32);
+ *  - --rss-1m: a fresh Node process pulls a 1 000 000-message backlog; its peak RSS must stay
+ *    under 150 MiB.
+ * Both warm up first (ours once in this process, Java in each JVM before its clock starts).
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { RocketMQClient, type MessageQueue } from "../src/client/index.js";
+import type { Logger } from "../src/client/logger.js";
+import { ensureDistribution, javaCommand, startSandbox, type Sandbox } from "../src/sandbox/index.js";
+import { compileJavaBench, runJavaBench, type JavaBench } from "./java.js";
+import { describeMachine, formatMachine } from "./machine.js";
+import { pullPhase, sendPhase } from "./ours.js";
+import { fmt, formatTable, msgPerSec, type PhaseResult } from "./stats.js";
+
+const HELP = `Usage: npm run bench [-- --rss-1m] [-- --skip-java]
+
+Our client vs the official Java client on a local RocketMQ broker (started by the sandbox).
+
+Options:
+  --rss-1m      also pull a 1 000 000-message backlog in a fresh process and check peak RSS < 150 MiB
+  --skip-java   only our client (no ratios)
+  -h, --help    this help
+
+Environment (defaults in brackets):
+  BENCH_MESSAGES          messages of the batch-send and pull phases [200000]
+  BENCH_SINGLE_MESSAGES   messages of the single-send phase [BENCH_MESSAGES / 10]
+  BENCH_SIZE              body bytes [1024]
+  BENCH_BATCH             messages per batch [32]
+  BENCH_CONCURRENCY       concurrent senders (sender i owns queue i % 8) [8]
+  BENCH_WARMUP            warm-up messages per phase [min(5000, BENCH_MESSAGES / 10)]
+  BENCH_DEADLINE_MS       time limit of each measured phase, ms [120000]
+  BENCH_RSS_MESSAGES      backlog of --rss-1m [1000000]
+  BENCH_NAMESRV           use this running cluster instead of starting a sandbox
+  BENCH_JAVA_OPTS         extra JVM flags for the Java client
+  RMQ_VERSION             RocketMQ version of the sandbox and the Java client [5.5.0]
+`;
+
+const QUEUES = 8;
+const RSS_TARGET_MIB = 150;
+
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw.replace(/_/g, ""));
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+const stderrLogger: Logger = {
+  debug: () => undefined,
+  info: (fields, message) => progress(`${message} ${JSON.stringify(fields)}`),
+  warn: (fields, message) => progress(`WARN ${message} ${JSON.stringify(fields)}`),
+  error: (fields, message) => progress(`ERROR ${message} ${JSON.stringify(fields)}`),
+};
+
+function describe(label: string, r: PhaseResult): string {
+  const parts = [`${label}: ${fmt(r.messages)} msgs in ${fmt(r.elapsedMs)} ms = ${fmt(msgPerSec(r))} msg/s`];
+  if (r.latencyP50Ms !== undefined)
+    parts.push(`p50 ${fmt(r.latencyP50Ms, 2)} ms p99 ${fmt(r.latencyP99Ms, 2)} ms`);
+  if (r.peakRssMiB !== undefined) parts.push(`peak RSS ${fmt(r.peakRssMiB, 1)} MiB`);
+  if (r.timedOut) parts.push("DEADLINE REACHED");
+  if (r.errors > 0) parts.push(`${r.errors} errors, first: ${r.firstError ?? "?"}`);
+  return parts.join(", ");
+}
+
+interface RssCheck {
+  messages: number;
+  elapsedMs: number;
+  maxRssMiB: number;
+  timedOut: boolean;
+  errors: number;
+}
+
+/** Runs bench/rss-worker.js in a fresh Node process: pull the whole topic, report peak RSS. */
+async function runRssWorker(
+  namesrv: string,
+  topic: string,
+  group: string,
+  count: number,
+  deadlineMs: number,
+) {
+  const worker = join(dirname(fileURLToPath(import.meta.url)), "rss-worker.js");
+  const args = [worker, namesrv, topic, group, String(count), "32", String(deadlineMs)];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+  const timer = setTimeout(() => child.kill("SIGKILL"), deadlineMs + 60_000);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (c) => resolve(c));
+  }).finally(() => clearTimeout(timer));
+  const line = out.trim().split("\n").pop();
+  if (code !== 0 || !line) throw new Error(`rss-worker exited with code ${code}`);
+  return JSON.parse(line) as RssCheck;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      "rss-1m": { type: "boolean", default: false },
+      "skip-java": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const messages = envInt("BENCH_MESSAGES", 200_000);
+  const single = envInt("BENCH_SINGLE_MESSAGES", Math.max(1, Math.floor(messages / 10)));
+  const size = envInt("BENCH_SIZE", 1024);
+  const batch = envInt("BENCH_BATCH", 32);
+  const concurrency = envInt("BENCH_CONCURRENCY", 8);
+  const warmup = envInt("BENCH_WARMUP", Math.max(1, Math.min(5000, Math.floor(messages / 10))));
+  const deadlineMs = envInt("BENCH_DEADLINE_MS", 120_000);
+  const rssMessages = envInt("BENCH_RSS_MESSAGES", 1_000_000);
+  const withJava = !values["skip-java"];
+
+  const benchStarted = Date.now();
+  const scratch = mkdtempSync(join(tmpdir(), "rmq-bench-"));
+  let sandbox: Sandbox | undefined;
+  let client: RocketMQClient | undefined;
+  try {
+    const distribution = await ensureDistribution({ logger: stderrLogger });
+    let namesrv = process.env["BENCH_NAMESRV"];
+    if (!namesrv) {
+      progress("starting a local RocketMQ cluster (sandbox)");
+      sandbox = await startSandbox({ clusters: 1, logger: stderrLogger });
+      namesrv = sandbox.clusters[0]?.namesrv ?? "";
+    }
+    const machine = describeMachine(javaCommand(), distribution.version);
+    if (withJava) progress("compiling bench/java/JavaClientBench.java");
+    const java: JavaBench | undefined = withJava ? compileJavaBench(distribution, scratch) : undefined;
+
+    client = new RocketMQClient({ namesrv, requestTimeoutMs: 10_000 });
+    const admin = client.admin;
+    const run = `bench-${Date.now().toString(36)}-${randomBytes(2).toString("hex")}`;
+    const topic = (name: string): string => `${run}-${name}`;
+    const names = ["warm", "ts-single", "java-single", "ts-batch", "java-batch"] as const;
+    for (const name of names) await admin.createTopic({ topic: topic(name), queueNums: QUEUES });
+    const queuesOf = async (t: string): Promise<MessageQueue[]> => {
+      const queues = (await admin.getTopicRoute(t, { refresh: true })).writeQueues();
+      if (queues.length !== QUEUES)
+        throw new Error(`topic ${t} has ${queues.length} queues, expected ${QUEUES}`);
+      return queues;
+    };
+    const body = randomBytes(size);
+    const producer = client.producer({ group: `${run}_producer` });
+    const consumer = client.pullConsumer({ group: `${run}_ts_pull` });
+    const common = { body, concurrency, deadlineMs };
+    const javaCommon = {
+      namesrv,
+      size,
+      concurrency,
+      batch,
+      pullBatch: 32,
+      warmupTopic: topic("warm"),
+      warmup,
+      deadlineMs,
+    };
+
+    // Warm-up of our client: the same three code paths, unmeasured.
+    progress(`warm-up (${warmup} messages per phase)`);
+    const warmQueues = await queuesOf(topic("warm"));
+    await sendPhase(producer, { ...common, topic: topic("warm"), queues: warmQueues, count: warmup });
+    await sendPhase(producer, { ...common, topic: topic("warm"), queues: warmQueues, count: warmup, batch });
+    await pullPhase(client.pullConsumer({ group: `${run}_ts_warm` }), client.admin, {
+      queues: warmQueues,
+      count: 2 * warmup,
+      maxMessages: 32,
+      deadlineMs,
+    });
+
+    const results: Record<string, { ours: PhaseResult; java?: PhaseResult | undefined }> = {};
+    const measure = async (
+      key: string,
+      label: string,
+      ours: () => Promise<PhaseResult>,
+      javaRun: (() => Promise<PhaseResult>) | undefined,
+    ): Promise<void> => {
+      progress(`${label}: ours`);
+      const o = await ours();
+      progress(describe(`${label} ours`, o));
+      let j: PhaseResult | undefined;
+      if (javaRun) {
+        progress(`${label}: Java`);
+        j = await javaRun();
+        progress(describe(`${label} Java`, j));
+      }
+      results[key] = { ours: o, java: j };
+    };
+
+    await measure(
+      "single",
+      `send single (${single})`,
+      async () =>
+        sendPhase(producer, {
+          ...common,
+          topic: topic("ts-single"),
+          queues: await queuesOf(topic("ts-single")),
+          count: single,
+        }),
+      java &&
+        (() =>
+          runJavaBench(java, {
+            ...javaCommon,
+            topic: topic("java-single"),
+            mode: "send-single",
+            count: single,
+            group: "-",
+          })),
+    );
+    await measure(
+      "batch",
+      `send batch x${batch} (${messages})`,
+      async () =>
+        sendPhase(producer, {
+          ...common,
+          topic: topic("ts-batch"),
+          queues: await queuesOf(topic("ts-batch")),
+          count: messages,
+          batch,
+        }),
+      java &&
+        (() =>
+          runJavaBench(java, {
+            ...javaCommon,
+            topic: topic("java-batch"),
+            mode: "send-batch",
+            count: messages,
+            group: "-",
+          })),
+    );
+    // Both pull the same backlog: what our batch phase wrote.
+    const backlog = results["batch"]?.ours.messages ?? 0;
+    await measure(
+      "pull",
+      `pull (${backlog})`,
+      async () =>
+        pullPhase(consumer, admin, {
+          queues: await queuesOf(topic("ts-batch")),
+          count: backlog,
+          maxMessages: 32,
+          deadlineMs,
+        }),
+      java &&
+        (() =>
+          runJavaBench(java, {
+            ...javaCommon,
+            topic: topic("ts-batch"),
+            mode: "pull",
+            count: backlog,
+            group: `${run}_java_pull`,
+            // The warm topic holds our 2 x warmup plus Java's send warm-ups.
+            warmup: 2 * warmup,
+          })),
+    );
+
+    let rss: RssCheck | undefined;
+    if (values["rss-1m"]) {
+      const rssTopic = topic("rss");
+      await client.admin.createTopic({ topic: rssTopic, queueNums: QUEUES });
+      progress(`--rss-1m: filling ${rssMessages} messages (batch send)`);
+      const fill = await sendPhase(producer, {
+        ...common,
+        topic: rssTopic,
+        queues: await queuesOf(rssTopic),
+        count: rssMessages,
+        batch,
+        deadlineMs: Math.max(deadlineMs, 600_000),
+      });
+      progress(describe("--rss-1m fill", fill));
+      progress(`--rss-1m: pulling ${fill.messages} messages in a fresh process`);
+      rss = await runRssWorker(namesrv, rssTopic, `${run}_rss`, fill.messages, Math.max(deadlineMs, 600_000));
+      progress(
+        `--rss-1m: ${fmt(rss.messages)} msgs in ${fmt(rss.elapsedMs)} ms, peak RSS ${fmt(rss.maxRssMiB, 1)} MiB`,
+      );
+    }
+
+    // ---- report (stdout) ----
+    const row = (
+      label: string,
+      ours: number | undefined,
+      javaValue: number | undefined,
+      decimals: number,
+      better: "higher" | "lower",
+      target = "",
+    ): string[] => {
+      const ratio =
+        ours !== undefined && javaValue !== undefined && javaValue > 0 ? ours / javaValue : undefined;
+      const ok =
+        target === "" || ratio === undefined ? "" : better === "higher" ? (ratio >= 1 ? "yes" : "NO") : "";
+      return [
+        label,
+        fmt(ours, decimals),
+        fmt(javaValue, decimals),
+        ratio === undefined ? "-" : ratio.toFixed(2),
+        better === "higher" ? "higher" : "lower",
+        target,
+        ok,
+      ];
+    };
+    const s = results["single"];
+    const b = results["batch"];
+    const p = results["pull"];
+    const tput = (r: PhaseResult | undefined): number | undefined => (r ? msgPerSec(r) : undefined);
+    const rows = [
+      row("send single, msg/s", tput(s?.ours), tput(s?.java), 0, "higher"),
+      row(`send batch x${batch}, msg/s`, tput(b?.ours), tput(b?.java), 0, "higher", ">= 1.0"),
+      row("pull, msg/s", tput(p?.ours), tput(p?.java), 0, "higher", ">= 1.0"),
+      row("send single latency p50, ms", s?.ours.latencyP50Ms, s?.java?.latencyP50Ms, 2, "lower"),
+      row("send single latency p99, ms", s?.ours.latencyP99Ms, s?.java?.latencyP99Ms, 2, "lower"),
+      row(`send batch latency p50, ms`, b?.ours.latencyP50Ms, b?.java?.latencyP50Ms, 2, "lower"),
+      row(`send batch latency p99, ms`, b?.ours.latencyP99Ms, b?.java?.latencyP99Ms, 2, "lower"),
+      row("peak RSS, MiB (pull phase)", p?.ours.peakRssMiB, p?.java?.peakRssMiB, 1, "lower"),
+    ];
+    if (rss) {
+      const ok = rss.maxRssMiB < RSS_TARGET_MIB && rss.messages >= rssMessages ? "yes" : "NO";
+      rows.push([
+        `peak RSS pulling ${fmt(rss.messages)}, MiB`,
+        fmt(rss.maxRssMiB, 1),
+        "-",
+        "-",
+        "lower",
+        `< ${RSS_TARGET_MIB}`,
+        ok,
+      ]);
+      rows.push([
+        `pull ${fmt(rss.messages)} (fresh process), msg/s`,
+        fmt((rss.messages * 1000) / rss.elapsedMs),
+        "-",
+        "-",
+        "higher",
+        "",
+        "",
+      ]);
+    }
+    const out = [
+      "",
+      "RocketMQ client benchmark",
+      formatMachine(machine),
+      `Settings: ${size} B bodies, ${QUEUES} queues, ${concurrency} senders (one in flight each, sender i -> queue i), ` +
+        `batch ${batch}, pull 32 per request on all ${QUEUES} queues; single ${fmt(single)} msgs, batch/pull ${fmt(messages)} msgs, ` +
+        `warm-up ${fmt(warmup)}, phase deadline ${deadlineMs} ms`,
+      "Ours: this process (Node). Java: rocketmq-client " +
+        `${distribution.version}, DefaultMQProducer / DefaultLitePullConsumer, one fresh JVM per phase; its RSS is the JVM's VmHWM.`,
+      "",
+      formatTable(["figure", "ours", "java", "ours/java", "better", "target", "met"], rows),
+      "",
+    ];
+    const anyTimeout = Object.values(results).some((r) => r.ours.timedOut || r.java?.timedOut);
+    const anyErrors = Object.values(results).some((r) => r.ours.errors > 0 || (r.java?.errors ?? 0) > 0);
+    if (anyTimeout)
+      out.push("NOTE: a phase reached its deadline; its throughput is over the messages it did.");
+    if (anyErrors) out.push("NOTE: some sends or pulls failed; see the progress lines on stderr.");
+    out.push(`Total bench time: ${fmt((Date.now() - benchStarted) / 1000, 1)} s`, "");
+    process.stdout.write(out.join("\n"));
+    return 0;
+  } finally {
+    client?.close();
+    await sandbox?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
