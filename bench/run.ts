@@ -44,8 +44,9 @@ Environment (defaults in brackets):
   BENCH_SIZE              body bytes [1024]
   BENCH_BATCH             messages per batch [32]
   BENCH_CONCURRENCY       concurrent senders (sender i owns queue i % 8) [8]
-  BENCH_WARMUP            warm-up messages per phase [min(5000, BENCH_MESSAGES / 10)]
+  BENCH_WARMUP            warm-up messages per phase (single: at most BENCH_SINGLE_MESSAGES) [min(20000, BENCH_MESSAGES / 10)]
   BENCH_DEADLINE_MS       time limit of each measured phase, ms [120000]
+  BENCH_ROUNDS            rounds, alternating who goes first; the best round is shown [2]
   BENCH_RSS_MESSAGES      backlog of --rss-1m [1000000]
   BENCH_NAMESRV           use this running cluster instead of starting a sandbox
   BENCH_JAVA_OPTS         extra JVM flags for the Java client
@@ -133,9 +134,10 @@ async function main(): Promise<number> {
   const size = envInt("BENCH_SIZE", 1024);
   const batch = envInt("BENCH_BATCH", 32);
   const concurrency = envInt("BENCH_CONCURRENCY", 8);
-  const warmup = envInt("BENCH_WARMUP", Math.max(1, Math.min(5000, Math.floor(messages / 10))));
+  const warmup = envInt("BENCH_WARMUP", Math.max(1, Math.min(20_000, Math.floor(messages / 10))));
   const deadlineMs = envInt("BENCH_DEADLINE_MS", 120_000);
   const rssMessages = envInt("BENCH_RSS_MESSAGES", 1_000_000);
+  const rounds = envInt("BENCH_ROUNDS", 2);
   const withJava = !values["skip-java"];
 
   const benchStarted = Date.now();
@@ -158,8 +160,7 @@ async function main(): Promise<number> {
     const admin = client.admin;
     const run = `bench-${Date.now().toString(36)}-${randomBytes(2).toString("hex")}`;
     const topic = (name: string): string => `${run}-${name}`;
-    const names = ["warm", "ts-single", "java-single", "ts-batch", "java-batch"] as const;
-    for (const name of names) await admin.createTopic({ topic: topic(name), queueNums: QUEUES });
+    await admin.createTopic({ topic: topic("warm"), queueNums: QUEUES });
     const queuesOf = async (t: string): Promise<MessageQueue[]> => {
       const queues = (await admin.getTopicRoute(t, { refresh: true })).writeQueues();
       if (queues.length !== QUEUES)
@@ -184,99 +185,120 @@ async function main(): Promise<number> {
     // Warm-up of our client: the same three code paths, unmeasured.
     progress(`warm-up (${warmup} messages per phase)`);
     const warmQueues = await queuesOf(topic("warm"));
-    await sendPhase(producer, { ...common, topic: topic("warm"), queues: warmQueues, count: warmup });
+    const singleWarmup = Math.min(warmup, single);
+    await sendPhase(producer, { ...common, topic: topic("warm"), queues: warmQueues, count: singleWarmup });
     await sendPhase(producer, { ...common, topic: topic("warm"), queues: warmQueues, count: warmup, batch });
     await pullPhase(client.pullConsumer({ group: `${run}_ts_warm` }), client.admin, {
       queues: warmQueues,
-      count: 2 * warmup,
+      count: singleWarmup + warmup,
       maxMessages: 32,
       deadlineMs,
     });
 
-    const results: Record<string, { ours: PhaseResult; java?: PhaseResult | undefined }> = {};
+    // Rounds alternate who goes first (round 1: ours, round 2: Java, ...), so neither side
+    // always gets the broker colder or its page cache hotter; the table shows the best round.
+    type PhaseKey = "single" | "batch" | "pull";
+    const results: Record<PhaseKey, { ours: PhaseResult[]; java: PhaseResult[] }> = {
+      single: { ours: [], java: [] },
+      batch: { ours: [], java: [] },
+      pull: { ours: [], java: [] },
+    };
     const measure = async (
-      key: string,
+      round: number,
+      key: PhaseKey,
       label: string,
       ours: () => Promise<PhaseResult>,
       javaRun: (() => Promise<PhaseResult>) | undefined,
     ): Promise<void> => {
-      progress(`${label}: ours`);
-      const o = await ours();
-      progress(describe(`${label} ours`, o));
-      let j: PhaseResult | undefined;
-      if (javaRun) {
-        progress(`${label}: Java`);
-        j = await javaRun();
-        progress(describe(`${label} Java`, j));
+      const sides: ["ours" | "java", () => Promise<PhaseResult>][] = [["ours", ours]];
+      if (javaRun) sides.push(["java", javaRun]);
+      if (round % 2 === 0) sides.reverse();
+      for (const [side, fn] of sides) {
+        const name = side === "ours" ? "ours" : "Java";
+        progress(`round ${round}, ${label}: ${name}`);
+        const r = await fn();
+        progress(describe(`round ${round}, ${label} ${name}`, r));
+        results[key][side].push(r);
       }
-      results[key] = { ours: o, java: j };
     };
 
-    await measure(
-      "single",
-      `send single (${single})`,
-      async () =>
-        sendPhase(producer, {
-          ...common,
-          topic: topic("ts-single"),
-          queues: await queuesOf(topic("ts-single")),
-          count: single,
-        }),
-      java &&
-        (() =>
-          runJavaBench(java, {
-            ...javaCommon,
-            topic: topic("java-single"),
-            mode: "send-single",
+    // Both sides pull the same backlog: what our first batch round wrote.
+    const backlogTopic = topic("ts-batch-r1");
+    let backlog = 0;
+    for (let round = 1; round <= rounds; round++) {
+      const t = (name: string): string => topic(`${name}-r${round}`);
+      for (const name of ["ts-single", "java-single", "ts-batch", "java-batch"]) {
+        await admin.createTopic({ topic: t(name), queueNums: QUEUES });
+      }
+      await measure(
+        round,
+        "single",
+        `send single (${single})`,
+        async () =>
+          sendPhase(producer, {
+            ...common,
+            topic: t("ts-single"),
+            queues: await queuesOf(t("ts-single")),
             count: single,
-            group: "-",
-          })),
-    );
-    await measure(
-      "batch",
-      `send batch x${batch} (${messages})`,
-      async () =>
-        sendPhase(producer, {
-          ...common,
-          topic: topic("ts-batch"),
-          queues: await queuesOf(topic("ts-batch")),
-          count: messages,
-          batch,
-        }),
-      java &&
-        (() =>
-          runJavaBench(java, {
-            ...javaCommon,
-            topic: topic("java-batch"),
-            mode: "send-batch",
+          }),
+        java &&
+          (() =>
+            runJavaBench(java, {
+              ...javaCommon,
+              topic: t("java-single"),
+              mode: "send-single",
+              count: single,
+              warmup: singleWarmup,
+              group: "-",
+            })),
+      );
+      await measure(
+        round,
+        "batch",
+        `send batch x${batch} (${messages})`,
+        async () =>
+          sendPhase(producer, {
+            ...common,
+            topic: t("ts-batch"),
+            queues: await queuesOf(t("ts-batch")),
             count: messages,
-            group: "-",
-          })),
-    );
-    // Both pull the same backlog: what our batch phase wrote.
-    const backlog = results["batch"]?.ours.messages ?? 0;
-    await measure(
-      "pull",
-      `pull (${backlog})`,
-      async () =>
-        pullPhase(consumer, admin, {
-          queues: await queuesOf(topic("ts-batch")),
-          count: backlog,
-          maxMessages: 32,
-          deadlineMs,
-        }),
-      java &&
-        (() =>
-          runJavaBench(java, {
-            ...javaCommon,
-            topic: topic("ts-batch"),
-            mode: "pull",
+            batch,
+          }),
+        java &&
+          (() =>
+            runJavaBench(java, {
+              ...javaCommon,
+              topic: t("java-batch"),
+              mode: "send-batch",
+              count: messages,
+              group: "-",
+            })),
+      );
+      if (round === 1) backlog = results.batch.ours[0]?.messages ?? 0;
+      await measure(
+        round,
+        "pull",
+        `pull (${backlog})`,
+        async () =>
+          pullPhase(consumer, admin, {
+            queues: await queuesOf(backlogTopic),
             count: backlog,
-            group: `${run}_java_pull`,
-            // The warm topic holds our 2 x warmup plus Java's send warm-ups.
-            warmup: 2 * warmup,
-          })),
-    );
+            maxMessages: 32,
+            deadlineMs,
+          }),
+        java &&
+          (() =>
+            runJavaBench(java, {
+              ...javaCommon,
+              topic: backlogTopic,
+              mode: "pull",
+              count: backlog,
+              group: `${run}_java_pull_r${round}`,
+              // The warm topic holds our warm-up sends, and Java's.
+              warmup: singleWarmup + warmup,
+            })),
+      );
+    }
 
     let rss: RssCheck | undefined;
     if (values["rss-1m"]) {
@@ -322,19 +344,28 @@ async function main(): Promise<number> {
         ok,
       ];
     };
-    const s = results["single"];
-    const b = results["batch"];
-    const p = results["pull"];
+    const best = (list: readonly PhaseResult[]): PhaseResult | undefined =>
+      list.reduce<PhaseResult | undefined>(
+        (a, r) => (a === undefined || msgPerSec(r) > msgPerSec(a) ? r : a),
+        undefined,
+      );
+    const bestOf = (key: PhaseKey): { ours: PhaseResult | undefined; java: PhaseResult | undefined } => ({
+      ours: best(results[key].ours),
+      java: best(results[key].java),
+    });
+    const s = bestOf("single");
+    const b = bestOf("batch");
+    const p = bestOf("pull");
     const tput = (r: PhaseResult | undefined): number | undefined => (r ? msgPerSec(r) : undefined);
     const rows = [
-      row("send single, msg/s", tput(s?.ours), tput(s?.java), 0, "higher"),
-      row(`send batch x${batch}, msg/s`, tput(b?.ours), tput(b?.java), 0, "higher", ">= 1.0"),
-      row("pull, msg/s", tput(p?.ours), tput(p?.java), 0, "higher", ">= 1.0"),
-      row("send single latency p50, ms", s?.ours.latencyP50Ms, s?.java?.latencyP50Ms, 2, "lower"),
-      row("send single latency p99, ms", s?.ours.latencyP99Ms, s?.java?.latencyP99Ms, 2, "lower"),
-      row(`send batch latency p50, ms`, b?.ours.latencyP50Ms, b?.java?.latencyP50Ms, 2, "lower"),
-      row(`send batch latency p99, ms`, b?.ours.latencyP99Ms, b?.java?.latencyP99Ms, 2, "lower"),
-      row("peak RSS, MiB (pull phase)", p?.ours.peakRssMiB, p?.java?.peakRssMiB, 1, "lower"),
+      row("send single, msg/s", tput(s.ours), tput(s.java), 0, "higher"),
+      row(`send batch x${batch}, msg/s`, tput(b.ours), tput(b.java), 0, "higher", ">= 1.0"),
+      row("pull, msg/s", tput(p.ours), tput(p.java), 0, "higher", ">= 1.0"),
+      row("send single latency p50, ms", s.ours?.latencyP50Ms, s.java?.latencyP50Ms, 2, "lower"),
+      row("send single latency p99, ms", s.ours?.latencyP99Ms, s.java?.latencyP99Ms, 2, "lower"),
+      row(`send batch latency p50, ms`, b.ours?.latencyP50Ms, b.java?.latencyP50Ms, 2, "lower"),
+      row(`send batch latency p99, ms`, b.ours?.latencyP99Ms, b.java?.latencyP99Ms, 2, "lower"),
+      row("peak RSS, MiB (pull phase)", p.ours?.peakRssMiB, p.java?.peakRssMiB, 1, "lower"),
     ];
     if (rss) {
       const ok = rss.maxRssMiB < RSS_TARGET_MIB && rss.messages >= rssMessages ? "yes" : "NO";
@@ -363,15 +394,29 @@ async function main(): Promise<number> {
       formatMachine(machine),
       `Settings: ${size} B bodies, ${QUEUES} queues, ${concurrency} senders (one in flight each, sender i -> queue i), ` +
         `batch ${batch}, pull 32 per request on all ${QUEUES} queues; single ${fmt(single)} msgs, batch/pull ${fmt(messages)} msgs, ` +
-        `warm-up ${fmt(warmup)}, phase deadline ${deadlineMs} ms`,
+        `warm-up ${fmt(warmup)}, phase deadline ${deadlineMs} ms, ${rounds} round(s)`,
       "Ours: this process (Node). Java: rocketmq-client " +
         `${distribution.version}, DefaultMQProducer / DefaultLitePullConsumer, one fresh JVM per phase; its RSS is the JVM's VmHWM.`,
       "",
+      `Best of ${rounds} round(s) per side (latencies and RSS from the best round):`,
       formatTable(["figure", "ours", "java", "ours/java", "better", "target", "met"], rows),
       "",
+      "Every round, msg/s (odd rounds: ours first; even rounds: Java first):",
+      formatTable(
+        ["phase", ...Array.from({ length: rounds }, (_, i) => [`r${i + 1} ours`, `r${i + 1} java`]).flat()],
+        (["single", "batch", "pull"] as const).map((key) => [
+          key,
+          ...Array.from({ length: rounds }, (_, i) => [
+            fmt(tput(results[key].ours[i])),
+            fmt(tput(results[key].java[i])),
+          ]).flat(),
+        ]),
+      ),
+      "",
     ];
-    const anyTimeout = Object.values(results).some((r) => r.ours.timedOut || r.java?.timedOut);
-    const anyErrors = Object.values(results).some((r) => r.ours.errors > 0 || (r.java?.errors ?? 0) > 0);
+    const all = Object.values(results).flatMap((r) => [...r.ours, ...r.java]);
+    const anyTimeout = all.some((r) => r.timedOut);
+    const anyErrors = all.some((r) => r.errors > 0);
     if (anyTimeout)
       out.push("NOTE: a phase reached its deadline; its throughput is over the messages it did.");
     if (anyErrors) out.push("NOTE: some sends or pulls failed; see the progress lines on stderr.");
