@@ -151,7 +151,7 @@ export class LocalCluster {
       if (firstStart && this.#namesrvPort === 0) this.#namesrvPort = allocateNamesrvPort();
       const dir = this.namesrvDir;
       mkdirSync(dir, { recursive: true });
-      prepareHome(this.distribution, "namesrv", dir);
+      prepareHome(this.distribution, dir);
       writeFileSync(join(dir, "namesrv.conf"), propertiesText(namesrvProperties(this.#namesrvPort)));
       const started = Date.now();
       this.#namesrv = await this.#spawn("namesrv", dir, ["-c", join(dir, "namesrv.conf")]);
@@ -200,7 +200,7 @@ export class LocalCluster {
       if (firstStart && this.#brokerPort === 0) this.#brokerPort = allocateBrokerPort();
       const dir = this.brokerDir;
       mkdirSync(dir, { recursive: true });
-      prepareHome(this.distribution, "broker", dir);
+      prepareHome(this.distribution, dir);
       const props = brokerProperties(this.distribution, {
         clusterName: this.clusterName,
         brokerName: this.brokerName,

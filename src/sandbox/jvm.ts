@@ -102,7 +102,7 @@ export function javaEnv(home: string): NodeJS.ProcessEnv {
 }
 
 /** Creates `home` with what a RocketMQ process of this version expects in it. */
-export function prepareHome(dist: Distribution, role: Role, home: string): void {
+export function prepareHome(dist: Distribution, home: string): void {
   mkdirSync(join(home, "tmp"), { recursive: true });
   mkdirSync(join(home, "conf"), { recursive: true });
   if (dist.major < 5) {
@@ -111,7 +111,6 @@ export function prepareHome(dist: Distribution, role: Role, home: string): void 
     writeFileSync(join(home, "conf", "logback_namesrv.xml"), logback4("namesrv"));
     writeFileSync(join(home, "conf", "logback_tools.xml"), logback4("tools"));
   }
-  void role;
 }
 
 function logback4(name: string): string {

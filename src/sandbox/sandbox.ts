@@ -142,7 +142,7 @@ export async function runMqadmin(
   args: readonly string[],
   options: MqadminOptions = {},
 ): Promise<string> {
-  prepareHome(distribution, "mqadmin", homeDir);
+  prepareHome(distribution, homeDir);
   const java = javaCommand();
   let result;
   try {
