@@ -114,12 +114,20 @@ export function parseAddress(address: string): { ip: Buffer; port: number } {
 
 /** Builds an offsetMsgId from the store host's address bytes, its port and the commit-log offset. */
 export function createOffsetMsgId(storeHostIp: Uint8Array, port: number, commitLogOffset: bigint): string {
-  const buf = Buffer.alloc(storeHostIp.length + 12);
-  buf.set(storeHostIp, 0);
-  buf.writeInt32BE(port | 0, storeHostIp.length);
-  buf.writeBigInt64BE(BigInt.asIntN(64, commitLogOffset), storeHostIp.length + 4);
-  return buf.toString("hex").toUpperCase();
+  // Built as text: this runs for every pulled message, and a Buffer per call (Buffer.alloc is
+  // never pooled) was a measurable share of the pull path's CPU and of its external memory.
+  // Same bytes as Java: ip, int32 port, int64 offset, big-endian, upper-case hex.
+  let hex = "";
+  for (const byte of storeHostIp) hex += HEX_BYTES[byte] as string;
+  const portHex = ((port | 0) >>> 0).toString(16).padStart(8, "0");
+  const offsetHex = BigInt.asUintN(64, commitLogOffset).toString(16).padStart(16, "0");
+  return hex + (portHex + offsetHex).toUpperCase();
 }
+
+/** "00".."FF" by byte value. */
+const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, i) =>
+  i.toString(16).toUpperCase().padStart(2, "0"),
+);
 
 /** What an offsetMsgId says: the store host and where the message sits in its commit log. */
 export interface OffsetMsgId {
