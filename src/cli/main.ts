@@ -5,10 +5,14 @@
  */
 import { RmqError } from "../protocol/errors.js";
 import type { Command } from "./command.js";
+import { consumeCommand } from "./commands/consume.js";
+import { produceCommand } from "./commands/produce.js";
 import { sandboxCommand } from "./commands/sandbox.js";
 
 const COMMANDS: Record<string, Command> = {
   sandbox: sandboxCommand,
+  produce: produceCommand,
+  consume: consumeCommand,
 };
 
 function usage(): string {
