@@ -35,6 +35,7 @@ Our client vs the official Java client on a local RocketMQ broker (started by th
 
 Options:
   --rss-1m      also pull a 1 000 000-message backlog in a fresh process and check peak RSS < 150 MiB
+                (twice: Node defaults, and --max-semi-space-size=4)
   --skip-java   only our client (no ratios)
   -h, --help    this help
 
@@ -55,6 +56,7 @@ Environment (defaults in brackets):
 
 const QUEUES = 8;
 const RSS_TARGET_MIB = 150;
+const RSS_SEMI_SPACE_FLAG = "--max-semi-space-size=4";
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -100,10 +102,11 @@ async function runRssWorker(
   group: string,
   count: number,
   deadlineMs: number,
+  nodeFlags: readonly string[] = [],
 ) {
   const worker = join(dirname(fileURLToPath(import.meta.url)), "rss-worker.js");
   const args = [worker, namesrv, topic, group, String(count), "32", String(deadlineMs)];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...nodeFlags, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
   const timer = setTimeout(() => child.kill("SIGKILL"), deadlineMs + 60_000);
@@ -300,7 +303,10 @@ async function main(): Promise<number> {
       );
     }
 
-    let rss: RssCheck | undefined;
+    // The 1M check runs twice in fresh processes: with Node's defaults, and with a smaller young
+    // generation (V8 grows each semi-space to 16 MiB under this allocation rate), which is the
+    // cheapest memory knob a deployment has (NODE_OPTIONS).
+    const rssChecks: { flags: readonly string[]; result: RssCheck }[] = [];
     if (values["rss-1m"]) {
       const rssTopic = topic("rss");
       await client.admin.createTopic({ topic: rssTopic, queueNums: QUEUES });
@@ -314,11 +320,21 @@ async function main(): Promise<number> {
         deadlineMs: Math.max(deadlineMs, 600_000),
       });
       progress(describe("--rss-1m fill", fill));
-      progress(`--rss-1m: pulling ${fill.messages} messages in a fresh process`);
-      rss = await runRssWorker(namesrv, rssTopic, `${run}_rss`, fill.messages, Math.max(deadlineMs, 600_000));
-      progress(
-        `--rss-1m: ${fmt(rss.messages)} msgs in ${fmt(rss.elapsedMs)} ms, peak RSS ${fmt(rss.maxRssMiB, 1)} MiB`,
-      );
+      for (const flags of [[], [RSS_SEMI_SPACE_FLAG]]) {
+        progress(`--rss-1m: pulling ${fill.messages} messages in a fresh process ${flags.join(" ")}`);
+        const result = await runRssWorker(
+          namesrv,
+          rssTopic,
+          `${run}_rss${rssChecks.length}`,
+          fill.messages,
+          Math.max(deadlineMs, 600_000),
+          flags,
+        );
+        progress(
+          `--rss-1m: ${fmt(result.messages)} msgs in ${fmt(result.elapsedMs)} ms, peak RSS ${fmt(result.maxRssMiB, 1)} MiB`,
+        );
+        rssChecks.push({ flags, result });
+      }
     }
 
     // ---- report (stdout) ----
@@ -367,11 +383,12 @@ async function main(): Promise<number> {
       row(`send batch latency p99, ms`, b.ours?.latencyP99Ms, b.java?.latencyP99Ms, 2, "lower"),
       row("peak RSS, MiB (pull phase)", p.ours?.peakRssMiB, p.java?.peakRssMiB, 1, "lower"),
     ];
-    if (rss) {
-      const ok = rss.maxRssMiB < RSS_TARGET_MIB && rss.messages >= rssMessages ? "yes" : "NO";
+    for (const { flags, result } of rssChecks) {
+      const how = flags.length === 0 ? "default flags" : flags.join(" ");
+      const ok = result.maxRssMiB < RSS_TARGET_MIB && result.messages >= rssMessages ? "yes" : "NO";
       rows.push([
-        `peak RSS pulling ${fmt(rss.messages)}, MiB`,
-        fmt(rss.maxRssMiB, 1),
+        `peak RSS pulling ${fmt(result.messages)}, MiB (${how})`,
+        fmt(result.maxRssMiB, 1),
         "-",
         "-",
         "lower",
@@ -379,8 +396,8 @@ async function main(): Promise<number> {
         ok,
       ]);
       rows.push([
-        `pull ${fmt(rss.messages)} (fresh process), msg/s`,
-        fmt((rss.messages * 1000) / rss.elapsedMs),
+        `pull ${fmt(result.messages)}, msg/s (fresh process, ${how})`,
+        fmt((result.messages * 1000) / result.elapsedMs),
         "-",
         "-",
         "higher",
