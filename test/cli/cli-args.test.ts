@@ -1,0 +1,375 @@
+/** The pure parts of `produce` and `consume`: flags, --from, durations, bodies, JSON lines. */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Readable } from "node:stream";
+import { parseDuration } from "../../src/cli/durations.js";
+import { parseInteger, parseQueueSelector } from "../../src/cli/args.js";
+import { decodeBody, encodeBody, jsonLine } from "../../src/cli/output.js";
+import { errorLine, UsageError } from "../../src/cli/usage.js";
+import {
+  generatedBody,
+  parseProduceArgs,
+  splitLines,
+  type ProduceOptions,
+} from "../../src/cli/commands/produce.js";
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  firstOffsetAtOrAfter,
+  messageRecord,
+  parseConsumeArgs,
+  parseFrom,
+  type ConsumeOptions,
+} from "../../src/cli/commands/consume.js";
+import type { MessageExt } from "../../src/protocol/message.js";
+
+/** Asserts that `fn` throws a UsageError whose message starts with `flag`. */
+function throwsFor(fn: () => unknown, flag: string): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof UsageError, `expected UsageError, got ${String(err)}`);
+    assert.equal(err.code, "RMQ_USAGE");
+    assert.ok(err.message.includes(flag), `"${err.message}" should name ${flag}`);
+    return true;
+  });
+}
+
+describe("parseDuration", () => {
+  it("reads ms, s, m, h, decimals and sums", () => {
+    assert.equal(parseDuration("500ms", "--timeout"), 500);
+    assert.equal(parseDuration("5s", "--timeout"), 5000);
+    assert.equal(parseDuration("1.5s", "--timeout"), 1500);
+    assert.equal(parseDuration("2m", "--timeout"), 120_000);
+    assert.equal(parseDuration("1h", "--timeout"), 3_600_000);
+    assert.equal(parseDuration("1m30s", "--timeout"), 90_000);
+    assert.equal(parseDuration(" 0s ", "--timeout"), 0);
+  });
+  it("refuses bare numbers, unknown units and garbage, naming the flag", () => {
+    for (const bad of ["5", "", "s", "5x", "-1s", "5 s", "1m 30s", "1e3ms", "abc"]) {
+      throwsFor(() => parseDuration(bad, "--timeout"), "--timeout");
+    }
+  });
+});
+
+describe("queue and integer flags", () => {
+  it("reads a queueId or broker#queueId", () => {
+    assert.deepEqual(parseQueueSelector("3"), { queueId: 3 });
+    assert.deepEqual(parseQueueSelector("broker-a#12"), { queueId: 12, brokerName: "broker-a" });
+    assert.deepEqual(parseQueueSelector("a#b#1"), { queueId: 1, brokerName: "a#b" });
+    for (const bad of ["", "-1", "x", "broker-a#", "1.5", "99999999999"])
+      throwsFor(() => parseQueueSelector(bad), "--queue");
+  });
+  it("bounds integers", () => {
+    assert.equal(parseInteger("10", "--count"), 10);
+    throwsFor(() => parseInteger("0", "--count"), "--count");
+    throwsFor(() => parseInteger("1e3", "--count"), "--count");
+    throwsFor(() => parseInteger("11", "--batch", 1, 10), "--batch");
+  });
+});
+
+describe("parseFrom", () => {
+  it("knows earliest, latest, offsets, epoch ms and ISO-8601", () => {
+    assert.deepEqual(parseFrom("earliest"), { kind: "earliest" });
+    assert.deepEqual(parseFrom("LATEST"), { kind: "latest" });
+    assert.deepEqual(parseFrom("0"), { kind: "offset", offset: 0n });
+    assert.deepEqual(parseFrom("123456"), { kind: "offset", offset: 123456n });
+    assert.deepEqual(parseFrom("999999999999"), { kind: "offset", offset: 999_999_999_999n });
+    assert.deepEqual(parseFrom("offset:1700000000000"), { kind: "offset", offset: 1_700_000_000_000n });
+    assert.deepEqual(parseFrom("1700000000000"), { kind: "timestamp", timestampMs: 1_700_000_000_000 });
+    assert.deepEqual(parseFrom("2024-05-01T12:00:00Z"), {
+      kind: "timestamp",
+      timestampMs: Date.UTC(2024, 4, 1, 12),
+    });
+    assert.deepEqual(parseFrom("2024-05-01T12:00:00.250+02:00"), {
+      kind: "timestamp",
+      timestampMs: Date.UTC(2024, 4, 1, 10, 0, 0, 250),
+    });
+    assert.deepEqual(parseFrom("2024-05-01"), { kind: "timestamp", timestampMs: Date.UTC(2024, 4, 1) });
+    // Without a zone a date-time is local time, as in JavaScript's Date.
+    assert.deepEqual(parseFrom("2024-05-01 12:00"), {
+      kind: "timestamp",
+      timestampMs: new Date(2024, 4, 1, 12).getTime(),
+    });
+  });
+  it("refuses anything else, naming --from", () => {
+    for (const bad of [
+      "",
+      "first",
+      "-5",
+      "12abc",
+      "2024-13-45T99:00Z",
+      "yesterday",
+      "offset:",
+      "9".repeat(30),
+    ]) {
+      throwsFor(() => parseFrom(bad), "--from");
+    }
+  });
+});
+
+describe("parseProduceArgs", () => {
+  const base = ["--namesrv", "127.0.0.1:9876", "--topic", "T"];
+  it("gives defaults and collects repeated flags", () => {
+    const o = parseProduceArgs([
+      ...base,
+      "--tag",
+      "TagA",
+      "--key",
+      "k1",
+      "--key",
+      "k2",
+      "--property",
+      "a=b=c",
+      "--property",
+      "x=y",
+    ]);
+    assert.notEqual(o, "help");
+    const expected: ProduceOptions = {
+      namesrv: "127.0.0.1:9876",
+      topic: "T",
+      tag: "TagA",
+      keys: ["k1", "k2"],
+      properties: { a: "b=c", x: "y" },
+      queue: undefined,
+      generate: undefined,
+      batch: 1,
+      group: "rmq_connector_cli",
+      requestTimeoutMs: 5000,
+    };
+    assert.deepEqual(o, expected);
+    const g = parseProduceArgs([...base, "--count", "10", "--batch", "4", "--queue", "b#2"]);
+    assert.ok(g !== "help");
+    assert.deepEqual(g.generate, { count: 10, sizeBytes: 128 });
+    assert.equal(g.batch, 4);
+    assert.deepEqual(g.queue, { queueId: 2, brokerName: "b" });
+    assert.equal(parseProduceArgs(["-h"]), "help");
+  });
+  it("names the flag at fault", () => {
+    throwsFor(() => parseProduceArgs(["--topic", "T"]), "--namesrv");
+    throwsFor(() => parseProduceArgs(["--namesrv", "x"]), "--topic");
+    throwsFor(() => parseProduceArgs([...base, "--bogus"]), "--bogus");
+    throwsFor(() => parseProduceArgs([...base, "--count"]), "--count");
+    throwsFor(() => parseProduceArgs([...base, "--count", "x"]), "--count");
+    throwsFor(() => parseProduceArgs([...base, "--size", "10"]), "--size");
+    throwsFor(() => parseProduceArgs([...base, "--property", "novalue"]), "--property");
+    throwsFor(() => parseProduceArgs([...base, "--property", "TAGS=x"]), "--property");
+    throwsFor(() => parseProduceArgs([...base, "--property", "a=\u0001"]), "--property");
+    throwsFor(() => parseProduceArgs([...base, "--key", "two words"]), "--key");
+    throwsFor(() => parseProduceArgs([...base, "--batch", "0"]), "--batch");
+    throwsFor(() => parseProduceArgs([...base, "--request-timeout", "3"]), "--request-timeout");
+    throwsFor(() => parseProduceArgs([...base, "stray"]), "stray");
+  });
+});
+
+describe("parseConsumeArgs", () => {
+  const base = ["--namesrv", "ns:9876", "--topic", "T"];
+  it("defaults: earliest, all tags, idle timeout only without --count", () => {
+    const o = parseConsumeArgs(base);
+    const expected: ConsumeOptions = {
+      namesrv: "ns:9876",
+      topic: "T",
+      queue: undefined,
+      from: { kind: "earliest" },
+      tags: "*",
+      count: undefined,
+      idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
+      group: "rmq_connector_cli",
+      requestTimeoutMs: 5000,
+    };
+    assert.deepEqual(o, expected);
+    const c = parseConsumeArgs([
+      ...base,
+      "--count",
+      "3",
+      "--tags",
+      "A || B",
+      "--from",
+      "latest",
+      "--queue",
+      "1",
+    ]);
+    assert.ok(c !== "help");
+    assert.equal(c.count, 3);
+    assert.equal(c.idleTimeoutMs, undefined);
+    assert.equal(c.tags, "A || B");
+    assert.deepEqual(c.from, { kind: "latest" });
+    assert.deepEqual(c.queue, { queueId: 1 });
+    const t = parseConsumeArgs([...base, "--count", "3", "--timeout", "250ms", "--group", "g"]);
+    assert.ok(t !== "help");
+    assert.equal(t.idleTimeoutMs, 250);
+    assert.equal(t.group, "g");
+  });
+  it("names the flag at fault", () => {
+    throwsFor(() => parseConsumeArgs([...base, "--from", "soon"]), "--from");
+    throwsFor(() => parseConsumeArgs([...base, "--timeout", "0s"]), "--timeout");
+    throwsFor(() => parseConsumeArgs([...base, "--timeout", "5"]), "--timeout");
+    throwsFor(() => parseConsumeArgs([...base, "--count", "-1"]), "--count");
+    throwsFor(() => parseConsumeArgs([...base, "--queue", "x"]), "--queue");
+    throwsFor(() => parseConsumeArgs([...base, "--tag", "A"]), "--tag");
+  });
+});
+
+describe("bodies and JSON lines", () => {
+  it("prints valid UTF-8 as text and anything else as base64, both decoding back exactly", () => {
+    const cases = [
+      Buffer.from("hello"),
+      Buffer.from("héllo ☃ 名前 🎉"),
+      Buffer.from([0, 1, 2, 0x0a, 0x7f]), // valid UTF-8 control bytes: JSON escapes them
+      Buffer.from([0xff, 0xfe, 0x00]),
+      Buffer.from([0xe2, 0x98]), // truncated multi-byte sequence
+      Buffer.from([0xef, 0xbb, 0xbf, 0x41]), // a BOM is kept, not swallowed
+      generatedBody(7, 300),
+    ];
+    const encodings = cases.map((body) => {
+      const e = encodeBody(body);
+      const viaJson = JSON.parse(jsonLine(e)) as { body: string; bodyEncoding: "utf8" | "base64" };
+      assert.deepEqual(decodeBody(viaJson.body, viaJson.bodyEncoding), body);
+      return e.bodyEncoding;
+    });
+    assert.deepEqual(encodings, ["utf8", "utf8", "utf8", "base64", "base64", "utf8", "base64"]);
+  });
+  it("writes bigints as decimal strings, one line", () => {
+    assert.equal(jsonLine({ o: 2n ** 63n - 1n, n: 1 }), '{"o":"9223372036854775807","n":1}\n');
+  });
+  it("generates deterministic, distinct, sized bodies", () => {
+    assert.deepEqual(generatedBody(3, 64), generatedBody(3, 64));
+    assert.notDeepEqual(generatedBody(3, 64), generatedBody(4, 64));
+    assert.equal(generatedBody(12345, 2).length, 2);
+    assert.equal(generatedBody(0, 1000).subarray(0, 3).toString("latin1"), "#0 ");
+  });
+  it("splits stdin on LF in any chunking, drops one CR, keeps bytes and a last unterminated line", async () => {
+    const input = Buffer.concat([
+      Buffer.from("a\r\n\nb\xff\n", "latin1"),
+      Buffer.from("héllo\r\r\nlast", "utf8"),
+    ]);
+    const expected = [
+      Buffer.from("a"),
+      Buffer.alloc(0),
+      Buffer.from([0x62, 0xff]),
+      Buffer.from("héllo\r", "utf8"),
+      Buffer.from("last"),
+    ];
+    for (const size of [1, 2, 3, 7, input.length]) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < input.length; i += size) chunks.push(input.subarray(i, i + size));
+      const lines: Buffer[] = [];
+      for await (const line of splitLines(Readable.from(chunks))) lines.push(Buffer.from(line));
+      assert.deepEqual(lines, expected, `chunk size ${size}`);
+    }
+  });
+  it("prints errors as one line with the code", () => {
+    assert.equal(
+      errorLine(new UsageError("--x: bad\nsecond")),
+      "rmq-connector: RMQ_USAGE: --x: bad | second\n",
+    );
+    assert.equal(errorLine(new Error("plain")), "rmq-connector: plain\n");
+  });
+});
+
+describe("messageRecord", () => {
+  const base: MessageExt = {
+    topic: "T",
+    queueId: 2,
+    queueOffset: 9_007_199_254_740_993n,
+    commitLogOffset: 100n,
+    sysFlag: 0,
+    flag: 0,
+    bornTimestamp: 1,
+    bornHost: "127.0.0.1:1",
+    storeTimestamp: 2,
+    storeHost: "127.0.0.1:2",
+    reconsumeTimes: 0,
+    preparedTransactionOffset: 0n,
+    bodyCrc: 0,
+    storeSize: 0,
+    magicCode: 0,
+    storedBody: Buffer.from("hi"),
+    body: Buffer.from("hi"),
+    compression: undefined,
+    properties: {
+      TAGS: "A",
+      KEYS: "k1 k2",
+      UNIQ_KEY: "U1",
+      MIN_OFFSET: "0",
+      MAX_OFFSET: "3",
+      CLUSTER: "c",
+      mine: "v",
+    },
+    offsetMsgId: "OFF",
+    tags: "A",
+    keys: ["k1", "k2"],
+    uniqKey: "U1",
+  };
+  it("keeps user properties, exact offsets and the UNIQ_KEY as msgId", () => {
+    assert.deepEqual(messageRecord(base, "b"), {
+      topic: "T",
+      brokerName: "b",
+      queueId: 2,
+      queueOffset: "9007199254740993",
+      msgId: "U1",
+      offsetMsgId: "OFF",
+      tags: "A",
+      keys: ["k1", "k2"],
+      properties: { mine: "v" },
+      bornTimestamp: 1,
+      storeTimestamp: 2,
+      bornHost: "127.0.0.1:1",
+      storeHost: "127.0.0.1:2",
+      body: "hi",
+      bodyEncoding: "utf8",
+    });
+  });
+  it("falls back to offsetMsgId, null tags, and base64 of a body it cannot decompress", () => {
+    const r = messageRecord(
+      { ...base, uniqKey: undefined, tags: undefined, body: undefined, compression: "LZ4" },
+      "b",
+    );
+    assert.equal(r.msgId, "OFF");
+    assert.equal(r.tags, null);
+    assert.equal(r.body, Buffer.from("hi").toString("base64"));
+    assert.equal(r.bodyEncoding, "base64");
+    assert.equal(r.compression, "LZ4");
+  });
+});
+
+describe("firstOffsetAtOrAfter", () => {
+  /** A queue from offset `min` whose store timestamps are `times`; counts probes. */
+  function queue(min: number, times: number[]) {
+    const probes: bigint[] = [];
+    const probe = async (offset: bigint): Promise<number | undefined> => {
+      probes.push(offset);
+      const i = Number(offset) - min;
+      return i >= 0 && i < times.length ? times[i] : undefined;
+    };
+    return { probe, probes, min: BigInt(min), max: BigInt(min + times.length) };
+  }
+  /** The answer by linear scan. */
+  function expected(min: number, times: number[], t: number): bigint {
+    const i = times.findIndex((x) => x >= t);
+    return BigInt(min + (i < 0 ? times.length : i));
+  }
+
+  it("finds the first message at or after the time from any guess", async () => {
+    // Runs of equal timestamps: the broker may point at any one of them, or at a neighbour.
+    const times = [10, 10, 20, 20, 20, 20, 20, 30, 31, 31, 40, 50, 50, 50, 60];
+    for (const min of [0, 5]) {
+      for (const t of [0, 10, 15, 20, 25, 31, 45, 50, 60, 61, 1000]) {
+        for (let g = min - 2; g <= min + times.length + 2; g++) {
+          const q = queue(min, times);
+          const got = await firstOffsetAtOrAfter(q.probe, q.min, q.max, BigInt(g), t);
+          assert.equal(got, expected(min, times, t), `t=${t} guess=${g} min=${min}`);
+        }
+      }
+    }
+  });
+  it("needs few probes on a large queue and none on an empty one", async () => {
+    const times = Array.from({ length: 100_000 }, (_, i) => Math.floor(i / 10));
+    const q = queue(0, times);
+    assert.equal(await firstOffsetAtOrAfter(q.probe, q.min, q.max, 50_007n, 5000), 50_000n);
+    assert.ok(q.probes.length <= 12, `${q.probes.length} probes`);
+    const far = queue(0, times);
+    assert.equal(await firstOffsetAtOrAfter(far.probe, far.min, far.max, 0n, 9999), 99_990n);
+    assert.ok(far.probes.length <= 40, `${far.probes.length} probes`);
+    const empty = queue(7, []);
+    assert.equal(await firstOffsetAtOrAfter(empty.probe, empty.min, empty.max, 7n, 5), 7n);
+    assert.equal(empty.probes.length, 0);
+  });
+});
