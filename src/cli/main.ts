@@ -8,8 +8,10 @@ import type { Command } from "./command.js";
 import { consumeCommand } from "./commands/consume.js";
 import { produceCommand } from "./commands/produce.js";
 import { sandboxCommand } from "./commands/sandbox.js";
+import { validateCommand } from "./commands/validate.js";
 
 const COMMANDS: Record<string, Command> = {
+  validate: validateCommand,
   sandbox: sandboxCommand,
   produce: produceCommand,
   consume: consumeCommand,

@@ -1,0 +1,288 @@
+/**
+ * The config file's schema: the one source of truth for its keys, types, defaults and
+ * descriptions. docs/configuration.md and docs/connector.schema.json are generated from it
+ * (scripts/gen-config-docs.ts), so a description written here is what users read.
+ *
+ * The schema checks what one value can tell (types, ranges, formats); what needs several values
+ * (a route's cluster exists, a template gives valid names) is in validate.ts. Objects are strict:
+ * an unknown key is an error, since a misspelt optional key would otherwise be silently ignored.
+ */
+import * as z from "zod";
+import {
+  CLUSTER_NAME_PATTERN,
+  CONNECTOR_NAME_PATTERN,
+  namesrvProblem,
+  parseHostPort,
+  parseTimestamp,
+  sourceTopicProblem,
+  tagExpressionProblem,
+  templateProblem,
+  topicNameProblem,
+} from "./names.js";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/** A string checked by `problem` (undefined = fine); the message lands on the value's node. */
+function checked(problem: (value: string) => string | undefined): z.ZodString {
+  return z.string().superRefine((value, ctx) => {
+    const message = problem(value);
+    if (message !== undefined) ctx.addIssue({ code: "custom", message });
+  }) as unknown as z.ZodString;
+}
+
+/** A whole number in [min, max] (units are in the key name). */
+function int(min: number, max: number): z.ZodNumber {
+  return z.number().int().min(min).max(max);
+}
+
+const namesrv = z
+  .union([checked(namesrvProblem), z.array(checked(namesrvProblem)).min(1)])
+  .describe(
+    'NameServer addresses of the cluster: "host:port", several separated by ";" as RocketMQ writes them, or a YAML list. IPv6 in brackets: "[::1]:9876".',
+  )
+  .meta({ examples: ["10.0.0.1:9876;10.0.0.2:9876", ["10.0.0.1:9876", "10.0.0.2:9876"]] });
+
+/** One RocketMQ cluster, reached through its NameServers. */
+export const clusterSchema = z
+  .strictObject({
+    namesrv,
+    accessKey: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "ACL access key (RocketMQ ACL 1.0, HMAC-SHA1 signature). Give it with secretKey; usually from the environment.",
+      )
+      .meta({ examples: ["${EAST_AK}"] }),
+    secretKey: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("ACL secret key, with accessKey. Never logged or printed in errors.")
+      .meta({ examples: ["${EAST_SK}"] }),
+    tls: z.boolean().default(false).describe("Connect to NameServers and brokers over TLS."),
+    requestTimeoutMs: int(100, 600_000)
+      .default(3000)
+      .describe(
+        "Timeout of one request to a NameServer or broker, in milliseconds (long-poll pulls add their suspend time).",
+      ),
+  })
+  .describe("A RocketMQ cluster, named by its key in `clusters`.");
+
+const routeFrom = z
+  .strictObject({
+    cluster: z
+      .string()
+      .describe("Key of the source cluster in `clusters`.")
+      .meta({ examples: ["east"] }),
+    topic: checked(sourceTopicProblem)
+      .describe(
+        'Source topic: a name, or "/regex/" (flags i, m, s, u, v allowed) that selects every matching topic of the cluster, re-evaluated every topicRefreshIntervalMs. A regex is not anchored: write ^...$ to match whole names.',
+      )
+      .meta({ examples: ["orders", "/^pay-.*/"] }),
+    tags: checked(tagExpressionProblem)
+      .default("*")
+      .describe(
+        'Tag filter as RocketMQ consumers write it: "*" for all, or tags separated by "||". Messages without a matching tag are not replicated (their offsets are still committed).',
+      )
+      .meta({ examples: ["TagA || TagB"] }),
+  })
+  .describe("Where messages come from.");
+
+const routeTo = z
+  .strictObject({
+    cluster: z
+      .string()
+      .describe("Key of the target cluster in `clusters`.")
+      .meta({ examples: ["west"] }),
+    topic: checked(templateProblem)
+      .optional()
+      .describe(
+        'Target topic. Default: the source topic\'s name. "${topic}" stands for the source topic, so a regex route can rename what it selects. The result must be a valid RocketMQ topic name (at most 127 of letters, digits, %, |, _, -). "${topic}" is not an environment variable: those are UPPER_CASE.',
+      )
+      .meta({ examples: ["orders-dr", "east_${topic}"] }),
+    createTopic: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Create a missing target topic with the source topic's queue count. When false, a missing target topic is an error of this route.",
+      ),
+  })
+  .describe("Where messages go.");
+
+/** One replication route: source cluster/topic(s) and tag filter -> target cluster/topic. */
+export const routeSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe(
+        'Name of the route in logs, metrics and status. Default: derived, "<from.cluster>:<from.topic>-><to.cluster>:<to.topic>".',
+      )
+      .meta({ examples: ["orders-dr"] }),
+    from: routeFrom,
+    to: routeTo,
+    start: checked((v) => {
+      if (v === "latest" || v === "earliest") return undefined;
+      const parsed = parseTimestamp(v);
+      return typeof parsed === "string" ? parsed : undefined;
+    })
+      .default("latest")
+      .describe(
+        'Where a source queue starts the first time the connector takes it (afterwards it resumes from its committed offset): "latest" (only new messages; the position is pinned and committed at once), "earliest" (everything still stored), or an ISO-8601 timestamp with a zone (the first message stored at or after it).',
+      )
+      .meta({ examples: ["latest", "earliest", "2026-11-01T00:00:00Z"] }),
+    deadLetterTopic: checked((v) => topicNameProblem(v))
+      .optional()
+      .describe(
+        "Topic on the target cluster that receives messages the target refuses for good (e.g. too large), instead of stopping the queue at that message. Default: none (the queue stops, with an error naming topic, queue and offset).",
+      )
+      .meta({ examples: ["connector-dlq"] }),
+    includeSystemTopics: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Let a regex route match RocketMQ system topics (TBW102, SCHEDULE_TOPIC_XXXX, RMQ_SYS_*, rmq_sys_*, %RETRY%*, %DLQ%*, broker and cluster names) and connector-owned topics. Off by default: replicating those is almost always a mistake.",
+      ),
+    topicRefreshIntervalMs: int(1000, 3_600_000)
+      .default(30_000)
+      .describe(
+        "How often a regex route looks for new matching topics and new queues, in milliseconds. The engine refreshes all routes at the shortest interval of any route.",
+      ),
+  })
+  .describe("A replication route.");
+
+const pullSchema = z
+  .strictObject({
+    batchSize: int(1, 1024)
+      .default(32)
+      .describe("Messages asked for per pull request (RocketMQ caps it at 32 by default)."),
+    suspendTimeoutMs: int(0, 60_000)
+      .default(15_000)
+      .describe("How long the broker holds a pull with no new message (long polling), in milliseconds."),
+  })
+  .describe("Pulling from source queues.");
+
+const sendSchema = z
+  .strictObject({
+    batchMaxMessages: int(1, 1024).default(64).describe("Most messages in one batch send to a target queue."),
+    batchMaxBytes: int(1, 64 * MiB)
+      .default(MiB)
+      .describe(
+        "Most bytes (encoded) in one batch send; keep it below the broker's maxMessageSize (4 MiB by default).",
+      ),
+    timeoutMs: int(100, 600_000)
+      .default(5000)
+      .describe("Timeout of one send to the target, in milliseconds."),
+  })
+  .describe("Sending to target queues.");
+
+const limitsSchema = z
+  .strictObject({
+    inFlightMessagesPerQueue: int(1, 1_000_000)
+      .default(1024)
+      .describe(
+        "Messages pulled but not yet acknowledged by the target, per source queue; pulling pauses above it.",
+      ),
+    inFlightBytesPerQueue: int(KiB, 4 * GiB)
+      .default(4 * MiB)
+      .describe("Bytes pulled but not yet acknowledged, per source queue."),
+    inFlightBytesTotal: int(MiB, 64 * GiB)
+      .default(128 * MiB)
+      .describe(
+        "Bytes pulled but not yet acknowledged, for the whole process: the bound on its message memory.",
+      ),
+  })
+  .describe("Memory bounds (backpressure when the target is slow).");
+
+const commitSchema = z
+  .strictObject({
+    intervalMs: int(100, 600_000)
+      .default(1000)
+      .describe(
+        "How often acknowledged progress is committed as consumer offsets on the source cluster, in milliseconds (also on shutdown). After a crash, at most this much is replicated again.",
+      ),
+  })
+  .describe("Committing progress.");
+
+const retrySchema = z
+  .strictObject({
+    initialBackoffMs: int(1, 600_000)
+      .default(200)
+      .describe("First wait before retrying a failed pull, send or lookup, in milliseconds."),
+    maxBackoffMs: int(1, 3_600_000)
+      .default(10_000)
+      .describe("Longest wait between retries (the backoff doubles up to it, with jitter), in milliseconds."),
+  })
+  .describe("Retries of transient failures (a broker or NameServer down).");
+
+const logSchema = z
+  .strictObject({
+    level: z
+      .enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
+      .default("info")
+      .describe("Least severe level written to the JSON log (stdout). `run --log-level` overrides it."),
+  })
+  .describe("Logging.");
+
+const metricsSchema = z
+  .strictObject({
+    listen: checked((v) => {
+      const parsed = parseHostPort(v, true);
+      return typeof parsed === "string" ? parsed : undefined;
+    })
+      .default("127.0.0.1:9464")
+      .describe(
+        "host:port of the HTTP endpoint serving /metrics (Prometheus), status and health. Port 0 picks a free port.",
+      )
+      .meta({ examples: ["0.0.0.0:9464"] }),
+    lagRefreshIntervalMs: int(100, 600_000)
+      .default(5000)
+      .describe(
+        "How often the lag of each source queue (max offset minus committed) is measured, in milliseconds.",
+      ),
+  })
+  .describe("Monitoring.");
+
+/** The whole file, as written (before cross-field checks and resolution). */
+export const configSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(
+        CONNECTOR_NAME_PATTERN,
+        "must be 1-120 of letters, digits, _ and - (it is the consumer group name)",
+      )
+      .describe(
+        "Name of the connector. It is also the consumer group on every source cluster that holds the replication progress, so processes with the same name share the work and renaming it restarts from each route's `start`.",
+      )
+      .meta({ examples: ["east-to-west"] }),
+    clusters: z
+      .record(z.string(), clusterSchema)
+      .describe(
+        `The RocketMQ clusters routes refer to, by key (a key is ${CLUSTER_NAME_PATTERN.source.slice(1, -1)}).`,
+      )
+      .meta({ examples: [{ east: { namesrv: "10.0.0.1:9876" }, west: { namesrv: "10.1.0.1:9876" } }] }),
+    routes: z.array(routeSchema).min(1).describe("What to replicate: at least one route."),
+    delivery: z
+      .enum(["at-least-once", "exactly-once"])
+      .default("at-least-once")
+      .describe(
+        'Delivery guarantee. "at-least-once": a source offset is committed only after the target acknowledged the message and all before it, so a crash may replicate a message twice, never lose one. "exactly-once" is not implemented yet and is refused.',
+      ),
+    pull: pullSchema.prefault({}),
+    send: sendSchema.prefault({}),
+    limits: limitsSchema.prefault({}),
+    commit: commitSchema.prefault({}),
+    retry: retrySchema.prefault({}),
+    log: logSchema.prefault({}),
+    metrics: metricsSchema.prefault({}),
+  })
+  .describe("rmq-connector configuration file (YAML or JSON).");
+
+/** The file as written, after defaults: what zod returns. */
+export type RawConfig = z.output<typeof configSchema>;

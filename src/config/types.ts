@@ -1,0 +1,92 @@
+/**
+ * The resolved configuration: every default applied, every value in the type the engine uses
+ * (NameServer lists split, regexes compiled, timestamps in epoch ms), frozen. It satisfies the
+ * engine's EngineConfig structurally; this layer does not import the engine.
+ */
+
+/** A route's source topic: one name, or a regex over the cluster's topic names. */
+export type TopicSelector =
+  | { readonly kind: "name"; readonly name: string }
+  | { readonly kind: "regex"; readonly pattern: string; readonly regex: RegExp };
+
+/** Where a source queue starts the first time the connector takes it. */
+export type StartPosition =
+  | { readonly kind: "latest" }
+  | { readonly kind: "earliest" }
+  /** `timestampMs` in epoch milliseconds; `text` as written in the file. */
+  | { readonly kind: "timestamp"; readonly timestampMs: number; readonly text: string };
+
+/** A RocketMQ cluster. */
+export interface ClusterConfig {
+  /** Its key in `clusters`. */
+  readonly name: string;
+  /** NameServer addresses, `host:port` each (IPv6 as `[::1]:9876`). */
+  readonly namesrv: readonly string[];
+  /** ACL credentials: both or neither. */
+  readonly accessKey?: string;
+  readonly secretKey?: string;
+  readonly tls: boolean;
+  /** Per request, default 3000. */
+  readonly requestTimeoutMs: number;
+}
+
+/** One route, resolved. */
+export interface RouteConfig {
+  /** Position in the file's `routes` list (0-based). */
+  readonly index: number;
+  /** As written, or derived: `east:orders->west:orders-dr`. */
+  readonly name: string;
+  readonly from: {
+    readonly cluster: string;
+    readonly topic: TopicSelector;
+    /** Tag expression, "*" for all. */
+    readonly tags: string;
+  };
+  readonly to: {
+    readonly cluster: string;
+    /** Target topic template; `${topic}` stands for the source topic. */
+    readonly topic: string;
+    readonly createTopic: boolean;
+    /** The target topic for a source topic (applies the template). */
+    targetTopic(sourceTopic: string): string;
+  };
+  readonly start: StartPosition;
+  readonly deadLetterTopic?: string;
+  readonly includeSystemTopics: boolean;
+  readonly topicRefreshIntervalMs: number;
+}
+
+/** The whole configuration, frozen. */
+export interface ConnectorConfig {
+  /** The file it was read from (as given to loadConfig/parseConfig). */
+  readonly source: string;
+  /** Connector name and consumer group. */
+  readonly name: string;
+  readonly clusters: Readonly<Record<string, ClusterConfig>>;
+  readonly routes: readonly RouteConfig[];
+  readonly delivery: "at-least-once";
+  readonly pull: { readonly batchSize: number; readonly suspendTimeoutMs: number };
+  readonly send: {
+    readonly batchMaxMessages: number;
+    readonly batchMaxBytes: number;
+    readonly timeoutMs: number;
+  };
+  readonly limits: {
+    readonly inFlightMessagesPerQueue: number;
+    readonly inFlightBytesPerQueue: number;
+    readonly inFlightBytesTotal: number;
+  };
+  readonly commit: { readonly intervalMs: number };
+  readonly retry: { readonly initialBackoffMs: number; readonly maxBackoffMs: number };
+  readonly log: { readonly level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent" };
+  readonly metrics: {
+    readonly listen: string;
+    readonly host: string;
+    readonly port: number;
+    readonly lagRefreshIntervalMs: number;
+  };
+  /** Shortest `topicRefreshIntervalMs` of any route: the engine refreshes all routes together. */
+  readonly topicRefreshIntervalMs: number;
+  /** = metrics.lagRefreshIntervalMs. */
+  readonly lagRefreshIntervalMs: number;
+}
