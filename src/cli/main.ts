@@ -6,11 +6,17 @@
 import { RmqError } from "../protocol/errors.js";
 import type { Command } from "./command.js";
 import { consumeCommand } from "./commands/consume.js";
+import { demoCommand } from "./commands/demo.js";
 import { produceCommand } from "./commands/produce.js";
+import { planCommand } from "./commands/plan.js";
+import { runCommand } from "./commands/run.js";
 import { sandboxCommand } from "./commands/sandbox.js";
 import { validateCommand } from "./commands/validate.js";
 
 const COMMANDS: Record<string, Command> = {
+  run: runCommand,
+  demo: demoCommand,
+  plan: planCommand,
   validate: validateCommand,
   sandbox: sandboxCommand,
   produce: produceCommand,

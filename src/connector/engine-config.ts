@@ -36,4 +36,5 @@ export interface EngineConfig {
   retry: { initialBackoffMs: number; maxBackoffMs: number };
   topicRefreshIntervalMs: number;
   lagRefreshIntervalMs: number;
+  log?: { level: string };
 }

@@ -16,7 +16,7 @@ import { ByteBudget } from "./byte-budget.js";
 import { mapQueue } from "./queue-mapping.js";
 import { QueueReplicator, type QueueProgress, type ReplicatorSettings } from "./queue-replicator.js";
 import type { EngineConfig, EngineRoute } from "./engine-config.js";
-import { isSystemTopic } from "./system-topics.js";
+import { resolveSourceTopics, targetQueueNums } from "./route-resolver.js";
 
 /** One source queue owned by the engine, with where it goes. */
 export interface QueueStatus extends QueueProgress {
@@ -215,33 +215,8 @@ export class ReplicationEngine {
     }
   }
 
-  async #sourceTopics(route: EngineRoute): Promise<string[]> {
-    const source = this.client(route.from.cluster);
-    const from = route.from.topic;
-    if (from.kind === "name") {
-      try {
-        await source.admin.getTopicRoute(from.name, { refresh: true });
-      } catch (err) {
-        if (NameServerClient.isTopicNotExist(err)) {
-          throw new RmqError(
-            "RMQ_SOURCE_TOPIC_MISSING",
-            `source topic ${from.name} does not exist on cluster ${route.from.cluster}`,
-            {
-              cause: err,
-            },
-          );
-        }
-        throw err;
-      }
-      return [from.name];
-    }
-    const [all, info] = await Promise.all([source.admin.getTopicList(), source.admin.getClusterInfo()]);
-    // Every broker registers topics named after itself and its cluster; they are not user data.
-    const ownNames = new Set([...info.brokers.map((b) => b.brokerName), ...info.clusters.keys()]);
-    return all
-      .filter((t) => from.regex.test(t))
-      .filter((t) => route.includeSystemTopics || !isSystemTopic(t, ownNames))
-      .sort();
+  #sourceTopics(route: EngineRoute): Promise<string[]> {
+    return resolveSourceTopics(this.client(route.from.cluster).admin, route);
   }
 
   async #ensureGroup(cluster: string): Promise<void> {
@@ -270,7 +245,7 @@ export class ReplicationEngine {
       }
     }
     const masters = await target.admin.masterAddresses();
-    const queueNums = Math.max(1, Math.ceil(sourceQueueCount / masters.length));
+    const queueNums = targetQueueNums(sourceQueueCount, masters.length);
     this.#logger.info({ cluster: route.to.cluster, topic, queueNums }, "creating target topic");
     await target.admin.createTopic({ topic, queueNums });
     return (await target.admin.getTopicRoute(topic, { refresh: true })).writeQueues();

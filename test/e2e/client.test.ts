@@ -176,6 +176,9 @@ describe("client against a real broker", () => {
     assert.equal(empty.status, "NO_NEW_MSG");
     assert.equal(empty.messages.length, 0);
     await client.producer().send({ topic: queue.topic, body: Buffer.from("x") }, { queue });
+    // The broker indexes a stored message asynchronously (reput); wait until the queue shows it.
+    for (let i = 0; i < 50 && (await client.admin.getMaxOffset(queue)) < 1n; i++)
+      await new Promise((r) => setTimeout(r, 100));
     const beyond = await consumer.pull({ queue, offset: 1000n, suspendTimeoutMs: 0 });
     assert.equal(beyond.status, "OFFSET_ILLEGAL");
     assert.equal(beyond.nextBeginOffset, 1n);
