@@ -143,6 +143,7 @@ export function parseConfig(
       for (const e of result.errors) push(where(e.index, e.expression), formatPath(path), e.message);
       if (result.errors.length > 0) interpolationFailed.add(formatPath(path));
       if (!isTemplatePath(path)) {
+        if (result.leftovers.length > 0) interpolationFailed.add(formatPath(path));
         for (const l of result.leftovers) {
           push(
             where(l.index, l.expression),
@@ -287,9 +288,16 @@ function reportZodIssue(
     case "invalid_type": {
       const actual = valueAt(data, path);
       const expected = expectedName[issue.expected] ?? issue.expected;
+      // An unquoted `123` or `true` (written, or from an env value) is YAML's number or boolean.
+      const hint =
+        issue.expected === "string" && (typeof actual === "number" || typeof actual === "boolean")
+          ? " (quote the value to keep it a string)"
+          : "";
       report(
         path,
-        actual === undefined ? `is required (${expected})` : `must be ${expected}, not ${typeName(actual)}`,
+        actual === undefined
+          ? `is required (${expected})`
+          : `must be ${expected}, not ${typeName(actual)}${hint}`,
       );
       return;
     }
