@@ -96,6 +96,8 @@ export class Connection extends EventEmitter {
   #handler: ServerRequestHandler | undefined;
   #closed = false;
   #closeError: Error | undefined;
+  #corked = false;
+  #drainWait: Promise<void> | undefined;
 
   private constructor(address: string, socket: net.Socket, options: ConnectionOptions) {
     super();
@@ -277,11 +279,34 @@ export class Connection extends EventEmitter {
 
   async #write(frame: Buffer): Promise<void> {
     // Backpressure: wait while the kernel buffer is full instead of queueing without bound.
-    while (this.#socket.writableNeedDrain && !this.#closed) {
-      await Promise.race([once(this.#socket, "drain"), once(this, "close")]);
-    }
+    while (this.#socket.writableNeedDrain && !this.#closed) await this.#drained();
     if (this.#closed) throw this.#closedError();
+    // Frames written in the same tick (concurrent requests, e.g. one pull per queue) leave in
+    // one syscall: the socket is corked until the next tick.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
     this.#socket.write(frame);
+  }
+
+  /** One shared wait for 'drain' (or close), however many writers are waiting. */
+  #drained(): Promise<void> {
+    this.#drainWait ??= new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.#socket.off("drain", done);
+        this.off("close", done);
+        this.#drainWait = undefined;
+        resolve();
+      };
+      this.#socket.on("drain", done);
+      this.on("close", done);
+    });
+    return this.#drainWait;
   }
 
   #closedError(requestCode?: number): ConnectionError {
