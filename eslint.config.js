@@ -10,7 +10,10 @@ export default tseslint.config(
     files: ["src/**/*.ts"],
     rules: {
       "@typescript-eslint/no-explicit-any": "error",
-      "no-restricted-syntax": ["error", { selector: "TSEnumDeclaration", message: "Use an `as const` object instead of enum." }],
+      "no-restricted-syntax": [
+        "error",
+        { selector: "TSEnumDeclaration", message: "Use an `as const` object instead of enum." },
+      ],
     },
   },
   {

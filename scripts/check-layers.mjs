@@ -36,7 +36,9 @@ for (const file of walk(src)) {
     continue;
   }
   const text = readFileSync(file, "utf8");
-  for (const m of text.matchAll(/(?:import|export)[^"']*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)) {
+  for (const m of text.matchAll(
+    /(?:import|export)[^"']*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g,
+  )) {
     const spec = m[1] ?? m[2];
     if (/^(node:)?(net|tls)$/.test(spec) && layer !== "transport") {
       problems.push(`${rel}: imports ${spec}; only src/transport may open sockets`);
@@ -47,7 +49,9 @@ for (const file of walk(src)) {
     const targetLayer = layerOf(target);
     const targetRank = LAYERS[targetLayer];
     if (targetRank !== undefined && targetRank > rank) {
-      problems.push(`${rel}: ${layer} (rank ${rank}) imports ${spec} from ${targetLayer} (rank ${targetRank}); layers import downward only`);
+      problems.push(
+        `${rel}: ${layer} (rank ${rank}) imports ${spec} from ${targetLayer} (rank ${targetRank}); layers import downward only`,
+      );
     }
   }
   if (layer !== "cli" && /process\.(argv|exit)\b/.test(text)) {

@@ -33,14 +33,6 @@ function start(args: readonly string[]): Proc {
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe("connector commands", () => {
   const sandbox = useSandbox(2);
   let a: RocketMQClient;
