@@ -46,6 +46,23 @@ export interface RouteStatus {
   lastError: { message: string; atMs: number } | undefined;
 }
 
+/** Labels of one owned source queue, as metrics use them. */
+export interface QueueLabels {
+  route: string;
+  sourceCluster: string;
+  targetCluster: string;
+  sourceTopic: string;
+  sourceBroker: string;
+  queueId: number;
+  targetTopic: string;
+}
+
+/** Hooks for observers (metrics). Called synchronously on the hot path: keep them cheap. */
+export interface EngineEvents {
+  /** The target acknowledged messages of a queue: per-message latency in ms, body bytes. */
+  onReplicated?(queue: QueueLabels, latenciesMs: readonly number[], bytes: number): void;
+}
+
 export interface EngineStatus {
   name: string;
   startedAtMs: number;
@@ -82,9 +99,12 @@ export class ReplicationEngine {
   #stopped = false;
   readonly startedAtMs = Date.now();
 
-  constructor(config: EngineConfig, logger: Logger) {
+  readonly #events: EngineEvents;
+
+  constructor(config: EngineConfig, logger: Logger, events: EngineEvents = {}) {
     this.config = config;
     this.#logger = logger;
+    this.#events = events;
     this.#budget = new ByteBudget(config.limits.inFlightBytesTotal);
     this.#settings = {
       pullBatchSize: config.pull.batchSize,
@@ -281,6 +301,15 @@ export class ReplicationEngine {
       );
     }
     const target = this.client(route.to.cluster);
+    const labels: QueueLabels = {
+      route: route.name,
+      sourceCluster: route.from.cluster,
+      targetCluster: route.to.cluster,
+      sourceTopic: sourceQueue.topic,
+      sourceBroker: sourceQueue.brokerName,
+      queueId: sourceQueue.queueId,
+      targetTopic: targetQueue.topic,
+    };
     const replicator = new QueueReplicator(
       {
         sourceCluster: route.from.cluster,
@@ -300,6 +329,7 @@ export class ReplicationEngine {
         sourceAdmin: source.admin,
         budget: this.#budget,
         logger: this.#logger,
+        onAcknowledged: (latenciesMs, bytes) => this.#events.onReplicated?.(labels, latenciesMs, bytes),
       },
       this.#settings,
     );

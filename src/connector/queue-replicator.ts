@@ -53,6 +53,11 @@ export interface ReplicatorDeps {
   sourceAdmin: Admin;
   budget: ByteBudget;
   logger: Logger;
+  /**
+   * Called after the target acknowledged messages, with each one's latency (ack time minus source
+   * store time, ms) and their body bytes. For histograms; must not throw.
+   */
+  onAcknowledged?: ((latenciesMs: readonly number[], bytes: number) => void) | undefined;
 }
 
 export type QueueState = "starting" | "running" | "draining" | "stopped" | "failed";
@@ -398,6 +403,10 @@ export class QueueReplicator {
       this.progress.lastSyncAtMs = now;
       this.progress.lastSourceStoreMs = newest.storeMs;
       this.progress.lastLatencyMs = Math.max(0, now - (sent[0] as { storeMs: number }).storeMs);
+      this.#deps.onAcknowledged?.(
+        sent.map((m) => Math.max(0, now - m.storeMs)),
+        sent.reduce((n, m) => n + m.message.body.length, 0),
+      );
     }
     const next = this.#buffer.find((i) => i.kind === "message");
     this.progress.oldestPendingStoreMs = next && next.kind === "message" ? next.storeMs : undefined;
