@@ -32,8 +32,17 @@ export interface QueueStatus extends QueueProgress {
   committedOffset: bigint | undefined;
   /** Source max offset at the last lag refresh. */
   sourceMaxOffset: bigint | undefined;
-  /** sourceMaxOffset - committed (or acked) position; undefined before the first refresh. */
+  /** sourceMaxOffset - acknowledged position; undefined before the first refresh. */
   lagMessages: bigint | undefined;
+  /**
+   * Age (ms) of the oldest message not yet replicated; 0 when caught up. Exact while that message
+   * is pulled but not acknowledged; before it is pulled, an upper bound (time since the last
+   * replicated message was stored at the source).
+   */
+  lagMs: number;
+  /** Commits of this queue's position to the source, and when the last one happened. */
+  commits: number;
+  lastCommitAtMs: number | undefined;
 }
 
 export interface RouteStatus {
@@ -76,6 +85,8 @@ interface Owned {
   replicator: QueueReplicator;
   committedOffset: bigint | undefined;
   sourceMaxOffset: bigint | undefined;
+  commits: number;
+  lastCommitAtMs: number | undefined;
 }
 
 interface RouteRuntime {
@@ -333,7 +344,15 @@ export class ReplicationEngine {
       },
       this.#settings,
     );
-    this.#owned.set(key, { key, route, replicator, committedOffset: committed, sourceMaxOffset: undefined });
+    this.#owned.set(key, {
+      key,
+      route,
+      replicator,
+      committedOffset: committed,
+      sourceMaxOffset: undefined,
+      commits: 0,
+      lastCommitAtMs: undefined,
+    });
     replicator.start();
     this.#logger.info(
       {
@@ -401,6 +420,8 @@ export class ReplicationEngine {
     const source = this.client(owned.route.from.cluster);
     await source.admin.updateConsumerOffset(this.group, owned.replicator.endpoints.sourceQueue, acked);
     owned.committedOffset = acked;
+    owned.commits++;
+    owned.lastCommitAtMs = Date.now();
   }
 
   /** Refreshes the source max offsets, for lag in messages (also for idle queues). */
@@ -420,9 +441,12 @@ export class ReplicationEngine {
 
   /** A snapshot of routes and queues for status, metrics and tests. */
   status(): EngineStatus {
+    const now = Date.now();
     const queues: QueueStatus[] = [...this.#owned.values()].map((o) => {
       const { endpoints, progress } = o.replicator;
       const position = progress.ackedOffset;
+      const lagMessages =
+        o.sourceMaxOffset === undefined ? undefined : maxBig(0n, o.sourceMaxOffset - position);
       return {
         ...progress,
         errorsByKind: { ...progress.errorsByKind },
@@ -437,7 +461,10 @@ export class ReplicationEngine {
         targetQueueId: endpoints.targetQueue.queueId,
         committedOffset: o.committedOffset,
         sourceMaxOffset: o.sourceMaxOffset,
-        lagMessages: o.sourceMaxOffset === undefined ? undefined : maxBig(0n, o.sourceMaxOffset - position),
+        lagMessages,
+        lagMs: lagAgeMs(progress, lagMessages, now),
+        commits: o.commits,
+        lastCommitAtMs: o.lastCommitAtMs,
       };
     });
     return {
@@ -472,4 +499,10 @@ function errorMessage(err: unknown): string {
 
 function maxBig(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
+}
+
+function lagAgeMs(progress: QueueProgress, lagMessages: bigint | undefined, now: number): number {
+  if (progress.oldestPendingStoreMs !== undefined) return Math.max(0, now - progress.oldestPendingStoreMs);
+  if (lagMessages === undefined || lagMessages === 0n) return 0;
+  return progress.lastSourceStoreMs === undefined ? 0 : Math.max(0, now - progress.lastSourceStoreMs);
 }
