@@ -148,6 +148,20 @@ export const routeSchema = z
       .describe(
         "Let a regex route match RocketMQ system topics (TBW102, SCHEDULE_TOPIC_XXXX, RMQ_SYS_*, rmq_sys_*, %RETRY%*, %DLQ%*, broker and cluster names) and connector-owned topics. Off by default: replicating those is almost always a mistake.",
       ),
+    probes: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .optional()
+          .describe("Send heartbeat probes over this route. Default: the global `probes.enabled`."),
+        intervalMs: int(100, 3_600_000)
+          .optional()
+          .describe(
+            "Time between two probes of this route, in milliseconds. Default: the global `probes.intervalMs`.",
+          ),
+      })
+      .optional()
+      .describe("Overrides the global `probes` settings for this route."),
     topicRefreshIntervalMs: int(1000, 3_600_000)
       .default(30_000)
       .describe(
@@ -248,6 +262,20 @@ const metricsSchema = z
   })
   .describe("Monitoring.");
 
+const probesSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Send heartbeat probes: per route, a small message written into the source cluster's topic `rocketmq-connector-probe` (created if missing), replicated along the same path as the route's data into the same topic on the target cluster (never into user topics), so the route's latency and liveness are measured even when no user message flows.",
+      ),
+    intervalMs: int(100, 3_600_000)
+      .default(1000)
+      .describe("Time between two probes of a route, in milliseconds."),
+  })
+  .describe("Heartbeat probes (per-route latency and last probe age, also without user traffic).");
+
 /** The whole file, as written (before cross-field checks and resolution). */
 export const configSchema = z
   .strictObject({
@@ -281,6 +309,7 @@ export const configSchema = z
     retry: retrySchema.prefault({}),
     log: logSchema.prefault({}),
     metrics: metricsSchema.prefault({}),
+    probes: probesSchema.prefault({}),
   })
   .describe("rmq-connector configuration file (YAML or JSON).");
 

@@ -54,6 +54,14 @@ export interface RouteConfig {
   readonly deadLetterTopic?: string;
   readonly includeSystemTopics: boolean;
   readonly topicRefreshIntervalMs: number;
+  /** Heartbeat probes of this route: the global `probes` with the route's override applied. */
+  readonly probes: ProbeSettings;
+}
+
+/** Heartbeat probes: on or off, and the time between two probes of a route. */
+export interface ProbeSettings {
+  readonly enabled: boolean;
+  readonly intervalMs: number;
 }
 
 /** The whole configuration, frozen. */
@@ -85,6 +93,8 @@ export interface ConnectorConfig {
     readonly port: number;
     readonly lagRefreshIntervalMs: number;
   };
+  /** Global heartbeat probe settings (each route's effective ones are in `routes[].probes`). */
+  readonly probes: ProbeSettings;
   /** Shortest `topicRefreshIntervalMs` of any route: the engine refreshes all routes together. */
   readonly topicRefreshIntervalMs: number;
   /** = metrics.lagRefreshIntervalMs. */

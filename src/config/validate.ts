@@ -236,6 +236,10 @@ export function buildConfig(raw: RawConfig, source: string): ConnectorConfig {
       ...(r.deadLetterTopic === undefined ? {} : { deadLetterTopic: r.deadLetterTopic }),
       includeSystemTopics: r.includeSystemTopics,
       topicRefreshIntervalMs: r.topicRefreshIntervalMs,
+      probes: {
+        enabled: r.probes?.enabled ?? raw.probes.enabled,
+        intervalMs: r.probes?.intervalMs ?? raw.probes.intervalMs,
+      },
     };
   });
 
@@ -256,6 +260,7 @@ export function buildConfig(raw: RawConfig, source: string): ConnectorConfig {
     retry: { ...raw.retry },
     log: { ...raw.log },
     metrics: { ...raw.metrics, host: listen.host, port: listen.port },
+    probes: { ...raw.probes },
     topicRefreshIntervalMs: Math.min(...routes.map((r) => r.topicRefreshIntervalMs)),
     lagRefreshIntervalMs: raw.metrics.lagRefreshIntervalMs,
   });

@@ -15,6 +15,15 @@ export interface EngineRoute {
   start: StartPosition;
   deadLetterTopic?: string | undefined;
   includeSystemTopics: boolean;
+  /** Per-route override of the global heartbeat probe settings. */
+  probes?: { enabled?: boolean; intervalMs?: number } | undefined;
+}
+
+/** Heartbeat probes (src/connector/probes.ts). */
+export interface EngineProbes {
+  enabled: boolean;
+  /** Time between two probes of a route. */
+  intervalMs: number;
 }
 
 export interface EngineCluster {
@@ -37,4 +46,9 @@ export interface EngineConfig {
   topicRefreshIntervalMs: number;
   lagRefreshIntervalMs: number;
   log?: { level: string };
+  /**
+   * Heartbeat probes. Absent means off (tests and embedders opt in); the config file's default
+   * (src/config/schema.ts) is on.
+   */
+  probes?: EngineProbes | undefined;
 }
