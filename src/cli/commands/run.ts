@@ -4,15 +4,19 @@
  * commit; second: exit at once).
  */
 import { parseArgs } from "node:util";
+import { loadConfig } from "../../config/index.js";
 import { ReplicationEngine } from "../../connector/engine.js";
+import { readyErrorWindowFor, startHttpServer } from "../../observability/http-server.js";
+import { ConnectorMetrics } from "../../observability/metrics.js";
 import type { Command } from "../command.js";
-import { createLogger, loadConnectorConfig, stopOnSignals } from "../runtime.js";
+import { createLogger, stopOnSignals } from "../runtime.js";
 
 const HELP = `Usage: rmq-connector run --config FILE [--log-level LEVEL]
 
 Runs the connector described by FILE (YAML or JSON; see docs/configuration.md). Logs are JSON
-lines on stdout. The first SIGINT/SIGTERM drains in-flight messages and commits progress; a
-second exits at once.
+lines on stdout. Metrics, health, readiness, status (JSON) and a status page are served on the
+config's metrics.listen (default 127.0.0.1:9464; see docs/metrics.md). The first SIGINT/SIGTERM
+drains in-flight messages and commits progress; a second exits at once.
 
 Options:
   --config FILE       the connector config (required)
@@ -38,11 +42,23 @@ export const runCommand: Command = {
       return 0;
     }
     if (values.config === undefined) throw new Error("--config FILE is required");
-    const config = await loadConnectorConfig(values.config);
+    // The full config (not only what the engine reads): run also needs metrics.listen.
+    const config = await loadConfig(values.config);
     const logger = createLogger(values["log-level"] ?? config.log?.level ?? "info", process.stdout, {
       connector: config.name,
     });
-    const engine = new ReplicationEngine(config, logger);
+    const metrics = new ConnectorMetrics({ name: config.name });
+    const engine = new ReplicationEngine(config, logger, metrics.events);
+    metrics.bind(engine);
+    // Bound before the engine starts: a taken port fails the start instead of running unobserved,
+    // and /readyz answers "resolving" while routes resolve.
+    const http = await startHttpServer({
+      listen: config.metrics.listen,
+      engine,
+      metrics,
+      logger,
+      readyErrorWindowMs: readyErrorWindowFor(config),
+    });
     const stopped = stopOnSignals(engine, logger);
     logger.info({ config: values.config, routes: config.routes.length }, "starting");
     await engine.start();
@@ -50,6 +66,7 @@ export const runCommand: Command = {
     const keepAlive = setInterval(() => undefined, 1 << 30);
     await stopped;
     clearInterval(keepAlive);
+    await http.close();
     logger.info({}, "stopped");
     return 0;
   },

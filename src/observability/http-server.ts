@@ -1,0 +1,230 @@
+/**
+ * The connector's HTTP endpoint (node:http, no framework): Prometheus metrics, liveness,
+ * readiness, the status as JSON and the status page. Read-only: every route answers GET and HEAD
+ * only, and nothing here can change what the engine does.
+ *
+ *   GET /metrics     Prometheus text exposition (ConnectorMetrics)
+ *   GET /healthz     200 "ok" while the process serves requests (liveness)
+ *   GET /readyz      200 "ready" when every route runs and no queue is stuck, else 503 with reasons
+ *   GET /api/status  engine.status() as JSON, bigints as decimal strings (docs/metrics.md)
+ *   GET /            the status page (status-page.ts)
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Logger } from "../client/logger.js";
+import type { EngineStatus } from "../connector/engine.js";
+import { RmqError } from "../protocol/errors.js";
+import type { ConnectorMetrics, StatusSource } from "./metrics.js";
+import { statusPageHtml } from "./status-page.js";
+
+/** Options of startHttpServer. */
+export interface HttpServerOptions {
+  /** "host:port" to bind (config `metrics.listen`, default 127.0.0.1:9464); port 0 picks a free one. */
+  listen: string;
+  /** The engine (or anything reporting its status). */
+  engine: StatusSource;
+  metrics: ConnectorMetrics;
+  logger: Logger;
+  /**
+   * A queue whose last error is newer than its last sync is "stuck" for readiness while that error
+   * is younger than this, in ms. It must exceed the longest gap between two retries, so that a
+   * persisting failure keeps renewing it (see readyErrorWindowFor); it bounds how long an idle
+   * queue whose source recovered (nothing to sync, so no newer sync) stays not ready. Default 15 000.
+   */
+  readyErrorWindowMs?: number;
+}
+
+/** A running HTTP endpoint. */
+export interface HttpServerHandle {
+  /** The bound address (with the real port when `listen` asked for port 0). */
+  address: { host: string; port: number };
+  /** The base URL, e.g. "http://127.0.0.1:9464". */
+  url: string;
+  /** Stops accepting connections and closes idle and open ones; resolves when closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * The readiness error window fit for an engine's retry settings: twice the longest gap between
+ * two attempts (maximum backoff plus a send timeout), at least 15 s.
+ */
+export function readyErrorWindowFor(config: {
+  retry: { maxBackoffMs: number };
+  send: { timeoutMs: number };
+}): number {
+  return Math.max(15_000, 2 * (config.retry.maxBackoffMs + config.send.timeoutMs));
+}
+
+/** Why the connector is not ready: one line per route or queue at fault. Empty means ready. */
+export function readinessProblems(status: EngineStatus, nowMs: number, errorWindowMs = 15_000): string[] {
+  const problems: string[] = [];
+  for (const r of status.routes) {
+    if (r.state === "running") continue;
+    const why = r.lastError
+      ? `: ${r.lastError.message}`
+      : r.state === "resolving"
+        ? ": not resolved yet"
+        : "";
+    problems.push(`route ${r.name} is ${r.state}${why}`);
+  }
+  for (const q of status.queues) {
+    const where = `queue ${q.route} ${q.sourceTopic} ${q.sourceBroker}#${q.queueId}`;
+    const err = q.lastError;
+    if (q.state !== "running") {
+      problems.push(`${where} is ${q.state}${err ? ` (${err.kind}): ${err.message}` : ""}`);
+      continue;
+    }
+    // A retriable failure (target or source down) keeps the queue "running" while it retries:
+    // it counts as stuck while its last error is recent and nothing was replicated since.
+    // offset_moved is a notice (the queue went on), not a failure.
+    if (
+      err !== undefined &&
+      err.kind !== "offset_moved" &&
+      err.atMs > (q.lastSyncAtMs ?? Number.NEGATIVE_INFINITY) &&
+      nowMs - err.atMs <= errorWindowMs
+    ) {
+      problems.push(`${where} is failing (${err.kind}): ${err.message}`);
+    }
+  }
+  return problems;
+}
+
+/** engine.status() as /api/status serves it: bigints as decimal strings, absent values as null. */
+export function statusJson(status: EngineStatus, nowMs: number, problems: readonly string[]): string {
+  return JSON.stringify(
+    { now: nowMs, ready: problems.length === 0, notReady: problems, ...status },
+    (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v === undefined ? null : v),
+  );
+}
+
+/** Splits "host:port" (IPv6 hosts in brackets). Throws RmqError RMQ_CONFIG when malformed. */
+function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
+  const port = Number(m?.[3]);
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RmqError("RMQ_CONFIG", `metrics.listen must be host:port, got ${JSON.stringify(listen)}`);
+  }
+  const host = m[1] ?? m[2] ?? "";
+  return { host: host === "" ? "127.0.0.1" : host, port };
+}
+
+/**
+ * Starts the HTTP endpoint on `listen`. Resolves once it is bound; throws RmqError
+ * RMQ_METRICS_LISTEN when it cannot bind (address in use, not local), so `run` fails at start
+ * rather than running unobserved.
+ */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
+  const { engine, metrics, logger } = options;
+  const { host, port } = parseListen(options.listen);
+  const windowMs = options.readyErrorWindowMs ?? 15_000;
+  const page = statusPageHtml();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? "/").split("?", 1)[0];
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      send(res, 405, "text/plain; charset=utf-8", "method not allowed\n", { allow: "GET, HEAD" });
+      return;
+    }
+    switch (path) {
+      case "/metrics":
+        send(res, 200, metrics.contentType, await metrics.text());
+        return;
+      case "/healthz":
+        send(res, 200, "text/plain; charset=utf-8", "ok\n");
+        return;
+      case "/readyz": {
+        const problems = readinessProblems(engine.status(), Date.now(), windowMs);
+        if (problems.length === 0) send(res, 200, "text/plain; charset=utf-8", "ready\n");
+        else send(res, 503, "text/plain; charset=utf-8", `not ready\n${problems.join("\n")}\n`);
+        return;
+      }
+      case "/api/status": {
+        const now = Date.now();
+        const status = engine.status();
+        send(
+          res,
+          200,
+          "application/json; charset=utf-8",
+          statusJson(status, now, readinessProblems(status, now, windowMs)),
+        );
+        return;
+      }
+      case "/":
+      case "/index.html":
+        send(res, 200, "text/html; charset=utf-8", page);
+        return;
+      default:
+        send(res, 404, "text/plain; charset=utf-8", "not found\n");
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error(
+        { url: req.url, err: err instanceof Error ? err.message : String(err) },
+        "HTTP request failed",
+      );
+      if (!res.headersSent) send(res, 500, "text/plain; charset=utf-8", "internal error\n");
+      else res.destroy();
+    });
+  });
+  // Scrapers and browsers keep connections alive; without this close() would wait for them.
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => {
+      reject(
+        new RmqError(
+          "RMQ_METRICS_LISTEN",
+          `cannot listen on ${options.listen} for metrics and status: ${err.message}`,
+          {
+            cause: err,
+          },
+        ),
+      );
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+  server.on("error", (err) => logger.error({ err: err.message }, "HTTP server error"));
+
+  const bound = server.address();
+  // A TCP listen always has an AddressInfo (a string only for pipes and Unix sockets).
+  if (bound === null || typeof bound === "string") throw new RmqError("RMQ_METRICS_LISTEN", "no TCP address");
+  const address = { host: bound.address, port: bound.port };
+  const urlHost = bound.family === "IPv6" ? `[${bound.address}]` : bound.address;
+  logger.info(
+    { listen: `${urlHost}:${bound.port}` },
+    "serving /metrics, /healthz, /readyz, /api/status and /",
+  );
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    url: `http://${urlHost}:${bound.port}`,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    "content-type": contentType,
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    ...headers,
+  });
+  res.end(res.req.method === "HEAD" ? undefined : body);
+}
