@@ -11,10 +11,12 @@ import { produceCommand } from "./commands/produce.js";
 import { planCommand } from "./commands/plan.js";
 import { runCommand } from "./commands/run.js";
 import { sandboxCommand } from "./commands/sandbox.js";
+import { statusCommand } from "./commands/status.js";
 import { validateCommand } from "./commands/validate.js";
 
 const COMMANDS: Record<string, Command> = {
   run: runCommand,
+  status: statusCommand,
   demo: demoCommand,
   plan: planCommand,
   validate: validateCommand,
