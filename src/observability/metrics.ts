@@ -27,14 +27,18 @@ export interface StatusSource {
 }
 
 /**
- * Heartbeat probes as the engine is expected to report them (issue #4, section 2). Declared here
- * structurally, so metrics pick probes up as soon as `EngineStatus` carries them, without this
- * file depending on the shape before it lands.
+ * A route's heartbeat probes as the engine reports them in `status().probes` (ProbeStatus of
+ * src/connector/probes.ts). Declared structurally, with only the fields read here, so these
+ * metrics do not depend on more of the probe pipeline than they use.
  */
 export interface ProbeStatusLike {
   route: string;
-  lastProbeAtMs?: number | undefined;
-  lastProbeLatencyMs?: number | undefined;
+  sourceCluster: string;
+  targetCluster: string;
+  /** When the target last acknowledged a probe (ms). */
+  lastAckedAtMs: number | undefined;
+  /** Target acknowledgement time minus source store time of the newest acknowledged probe (ms). */
+  lastLatencyMs: number | undefined;
 }
 
 const QUEUE_LABELS = ["route", "source_cluster", "target_cluster", "topic", "broker", "queue_id"] as const;
@@ -365,54 +369,38 @@ export class ConnectorMetrics {
    * `status().probes` when the engine reports probes (absent otherwise).
    */
   #probeMetrics(registers: Registry[]): void {
-    const probes = (): {
-      route: string;
-      sourceCluster: string;
-      targetCluster: string;
-      p: ProbeStatusLike;
-    }[] => {
+    const probes = (): readonly ProbeStatusLike[] => {
+      // Typed as optional so that a status without probes (an engine built before them, or a
+      // test's fake) is read as "no probes".
       const s = this.#status() as (EngineStatus & { probes?: readonly ProbeStatusLike[] }) | undefined;
-      if (s?.probes === undefined) return [];
-      const routes = new Map(s.routes.map((r) => [r.name, r]));
-      return s.probes.flatMap((p) => {
-        const r = routes.get(p.route);
-        return r === undefined
-          ? []
-          : [{ route: p.route, sourceCluster: r.sourceCluster, targetCluster: r.targetCluster, p }];
-      });
+      return s?.probes ?? [];
     };
-    const labels = (x: {
-      route: string;
-      sourceCluster: string;
-      targetCluster: string;
-    }): Record<RouteLabelName, string> => ({
-      route: x.route,
-      source_cluster: x.sourceCluster,
-      target_cluster: x.targetCluster,
+    const labels = (p: ProbeStatusLike): Record<RouteLabelName, string> => ({
+      route: p.route,
+      source_cluster: p.sourceCluster,
+      target_cluster: p.targetCluster,
     });
     new Gauge<RouteLabelName>({
       name: `${METRIC_PREFIX}probe_latency_seconds`,
-      help: "Latency of the route's last heartbeat probe (target ack minus source store time).",
+      help: "Latency of the route's newest acknowledged heartbeat probe (target ack minus source store time).",
       labelNames: [...ROUTE_LABELS],
       registers,
       collect: function (this: Gauge<RouteLabelName>) {
         this.reset();
-        for (const x of probes())
-          if (x.p.lastProbeLatencyMs !== undefined)
-            this.set(labels(x), Math.max(0, x.p.lastProbeLatencyMs) / 1000);
+        for (const p of probes())
+          if (p.lastLatencyMs !== undefined) this.set(labels(p), Math.max(0, p.lastLatencyMs) / 1000);
       },
     });
     new Gauge<RouteLabelName>({
       name: `${METRIC_PREFIX}last_probe_age_seconds`,
-      help: "Seconds since the route's last heartbeat probe arrived at the target.",
+      help: "Seconds since the target last acknowledged a heartbeat probe of the route; absent before the first.",
       labelNames: [...ROUTE_LABELS],
       registers,
       collect: function (this: Gauge<RouteLabelName>) {
         this.reset();
         const now = Date.now();
-        for (const x of probes())
-          if (x.p.lastProbeAtMs !== undefined)
-            this.set(labels(x), Math.max(0, now - x.p.lastProbeAtMs) / 1000);
+        for (const p of probes())
+          if (p.lastAckedAtMs !== undefined) this.set(labels(p), Math.max(0, now - p.lastAckedAtMs) / 1000);
       },
     });
   }
