@@ -16,6 +16,7 @@ import { ByteBudget } from "./byte-budget.js";
 import { mapQueue } from "./queue-mapping.js";
 import { QueueReplicator, type QueueProgress, type ReplicatorSettings } from "./queue-replicator.js";
 import type { EngineConfig, EngineRoute } from "./engine-config.js";
+import { Probes, type ProbeLabels, type ProbeStatus } from "./probes.js";
 import { resolveSourceTopics, targetQueueNums } from "./route-resolver.js";
 
 /** One source queue owned by the engine, with where it goes. */
@@ -70,6 +71,8 @@ export interface QueueLabels {
 export interface EngineEvents {
   /** The target acknowledged messages of a queue: per-message latency in ms, body bytes. */
   onReplicated?(queue: QueueLabels, latenciesMs: readonly number[], bytes: number): void;
+  /** The target acknowledged heartbeat probes of a route (src/connector/probes.ts): latency of each, ms. */
+  onProbeAcknowledged?(probe: ProbeLabels, latenciesMs: readonly number[]): void;
 }
 
 export interface EngineStatus {
@@ -77,6 +80,8 @@ export interface EngineStatus {
   startedAtMs: number;
   routes: RouteStatus[];
   queues: QueueStatus[];
+  /** Heartbeat probes, one entry per route with probes enabled; probe pipelines are not in `queues`. */
+  probes: ProbeStatus[];
 }
 
 interface Owned {
@@ -111,6 +116,7 @@ export class ReplicationEngine {
   readonly startedAtMs = Date.now();
 
   readonly #events: EngineEvents;
+  readonly #probes: Probes;
 
   constructor(config: EngineConfig, logger: Logger, events: EngineEvents = {}) {
     this.config = config;
@@ -127,6 +133,17 @@ export class ReplicationEngine {
       inFlightBytesPerQueue: config.limits.inFlightBytesPerQueue,
       backoff: { initialMs: config.retry.initialBackoffMs, maxMs: config.retry.maxBackoffMs },
     };
+    this.#probes = new Probes(config, {
+      name: config.name,
+      group: this.group,
+      client: (cluster) => this.client(cluster),
+      budget: this.#budget,
+      settings: this.#settings,
+      backoff: this.#settings.backoff,
+      commitIntervalMs: config.commit.intervalMs,
+      logger,
+      onAcknowledged: (probe, latenciesMs) => this.#events.onProbeAcknowledged?.(probe, latenciesMs),
+    });
     this.#routes = config.routes.map((route) => ({
       route,
       status: {
@@ -173,6 +190,8 @@ export class ReplicationEngine {
    */
   async start(): Promise<void> {
     await this.resolveRoutes();
+    // Probes set themselves up in the background: a cluster down must not delay the start.
+    if (!this.#stopped) this.#probes.start();
     const every = (ms: number, fn: () => Promise<void>): void => {
       let running = false;
       const timer = setInterval(() => {
@@ -472,6 +491,7 @@ export class ReplicationEngine {
       startedAtMs: this.startedAtMs,
       routes: this.#routes.map((r) => ({ ...r.status, sourceTopics: [...r.status.sourceTopics] })),
       queues,
+      probes: this.#probes.status(),
     };
   }
 
@@ -483,7 +503,10 @@ export class ReplicationEngine {
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
     await this.#resolving?.catch(() => undefined);
-    await Promise.all([...this.#owned.values()].map((o) => o.replicator.stop(options)));
+    await Promise.all([
+      ...[...this.#owned.values()].map((o) => o.replicator.stop(options)),
+      this.#probes.stop(options),
+    ]);
     if (options.drain ?? true) await this.commitAll();
     for (const c of this.#clients.values()) c.close();
   }

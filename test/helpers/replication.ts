@@ -33,6 +33,13 @@ export interface TestRoute {
   start?: EngineRoute["start"];
   deadLetterTopic?: string;
   createTopic?: boolean;
+  /** Per-route override of the probe settings (see TestOptions.probeIntervalMs). */
+  probes?: { enabled?: boolean; intervalMs?: number };
+}
+
+export interface TestOptions {
+  /** Turn heartbeat probes on with this interval (ms). Off when absent, so other tests see no probe traffic. */
+  probeIntervalMs?: number;
 }
 
 /** An engine configuration with timings fit for tests (short polls, frequent commits). */
@@ -40,6 +47,7 @@ export function testConfig(
   name: string,
   clusters: Record<string, string>,
   routes: TestRoute[],
+  options: TestOptions = {},
 ): EngineConfig {
   return {
     name,
@@ -58,6 +66,7 @@ export function testConfig(
       start: r.start ?? { kind: "earliest" },
       deadLetterTopic: r.deadLetterTopic,
       includeSystemTopics: false,
+      probes: r.probes,
     })),
     pull: { batchSize: 32, suspendTimeoutMs: 1000 },
     send: { batchMaxMessages: 64, batchMaxBytes: 1024 * 1024, timeoutMs: 3000 },
@@ -70,6 +79,9 @@ export function testConfig(
     retry: { initialBackoffMs: 100, maxBackoffMs: 2000 },
     topicRefreshIntervalMs: 1000,
     lagRefreshIntervalMs: 500,
+    ...(options.probeIntervalMs === undefined
+      ? {}
+      : { probes: { enabled: true, intervalMs: options.probeIntervalMs } }),
   };
 }
 
