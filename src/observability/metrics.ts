@@ -12,6 +12,7 @@
 import { readFileSync } from "node:fs";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { EngineEvents, EngineStatus, QueueLabels, QueueStatus } from "../connector/engine.js";
+import type { ProbeStatus } from "../connector/probes.js";
 
 /** Prefix of every metric the connector exposes, process defaults included. */
 export const METRIC_PREFIX = "rmq_connector_";
@@ -24,21 +25,6 @@ export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
 /** What the metrics read: the engine, or anything that reports the same status (tests). */
 export interface StatusSource {
   status(): EngineStatus;
-}
-
-/**
- * A route's heartbeat probes as the engine reports them in `status().probes` (ProbeStatus of
- * src/connector/probes.ts). Declared structurally, with only the fields read here, so these
- * metrics do not depend on more of the probe pipeline than they use.
- */
-export interface ProbeStatusLike {
-  route: string;
-  sourceCluster: string;
-  targetCluster: string;
-  /** When the target last acknowledged a probe (ms). */
-  lastAckedAtMs: number | undefined;
-  /** Target acknowledgement time minus source store time of the newest acknowledged probe (ms). */
-  lastLatencyMs: number | undefined;
 }
 
 const QUEUE_LABELS = ["route", "source_cluster", "target_cluster", "topic", "broker", "queue_id"] as const;
@@ -366,16 +352,12 @@ export class ConnectorMetrics {
 
   /**
    * rmq_connector_probe_latency_seconds and rmq_connector_last_probe_age_seconds, per route, from
-   * `status().probes` when the engine reports probes (absent otherwise).
+   * `status().probes` (routes with probes enabled; each series absent before the first probe).
    */
   #probeMetrics(registers: Registry[]): void {
-    const probes = (): readonly ProbeStatusLike[] => {
-      // Typed as optional so that a status without probes (an engine built before them, or a
-      // test's fake) is read as "no probes".
-      const s = this.#status() as (EngineStatus & { probes?: readonly ProbeStatusLike[] }) | undefined;
-      return s?.probes ?? [];
-    };
-    const labels = (p: ProbeStatusLike): Record<RouteLabelName, string> => ({
+    const status = (): EngineStatus | undefined => this.#status();
+    const probes = (): readonly ProbeStatus[] => status()?.probes ?? [];
+    const labels = (p: ProbeStatus): Record<RouteLabelName, string> => ({
       route: p.route,
       source_cluster: p.sourceCluster,
       target_cluster: p.targetCluster,
