@@ -271,8 +271,13 @@ export class ReplicationEngine {
 
   async #ensureGroup(cluster: string): Promise<void> {
     if (this.#groupsEnsured.has(cluster)) return;
+    const admin = this.client(cluster).admin;
     // UPDATE_CONSUMER_OFFSET on 5.3+ needs the group to exist; create it on every master.
-    await this.client(cluster).admin.createSubscriptionGroup({ group: this.group });
+    await admin.createSubscriptionGroup({ group: this.group });
+    // mqadmin consumerProgress and the Dashboard find a group's brokers through the route of
+    // its retry topic, which a Java consumer's heartbeat would create; we pull without
+    // heartbeats, so create it, or the connector's lag would not show there.
+    await admin.createTopic({ topic: `%RETRY%${this.group}`, queueNums: 1 });
     this.#groupsEnsured.add(cluster);
   }
 

@@ -167,6 +167,38 @@ describe("replication A -> B", () => {
     await waitForStatus(engine, (s) => s.queues.every((q) => q.lagMessages === 0n));
   });
 
+  it("shows its lag in mqadmin consumerProgress like any consumer group", async () => {
+    const { topic, queues } = await sourceTopic("progress", 2);
+    for (let i = 0; i < 6; i++)
+      await a
+        .producer()
+        .send({ topic, body: Buffer.from(`p${i}`) }, { queue: queues[i % 2] as MessageQueue });
+    const engine = await startEngine(
+      "progress",
+      testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }]),
+    );
+    await waitForStatus(
+      engine,
+      (s) => s.queues.length === 2 && s.queues.every((q) => q.committedOffset === 3n),
+    );
+    const output = await sandbox.mqadmin([
+      "consumerProgress",
+      "-n",
+      clusters["a"] as string,
+      "-g",
+      engine.group,
+    ]);
+    const rows = output.split("\n").filter((l) => l.startsWith(topic));
+    assert.equal(rows.length, 2, `expected one row per queue:\n${output}`);
+    for (const row of rows) {
+      // #Topic #Broker Name #QID #Broker Offset #Consumer Offset #Diff ...
+      const [, , , brokerOffset, consumerOffset, diff] = row.trim().split(/\s+/);
+      assert.equal(brokerOffset, "3");
+      assert.equal(consumerOffset, "3");
+      assert.equal(diff, "0");
+    }
+  });
+
   it("keeps the source born timestamp and passes a compressed body through compressed", async () => {
     const { topic, queues } = await sourceTopic("compressed", 1);
     const queue = queues[0] as MessageQueue;
