@@ -1,0 +1,201 @@
+/**
+ * The connector under test, as users run it: `node dist/src/cli/main.js run --config <yaml>` in
+ * its own process, so its resident set and CPU profile are the connector's alone (not the
+ * bench's producers, readers and bookkeeping). Its JSON log lines (stdout) are parsed for the
+ * "starting" / "running" markers and for warnings and errors; its memory is read from
+ * /proc/<pid>/status (Linux).
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The connector's entry point in the build (dist/src/cli/main.js), from dist/bench/. */
+export function connectorMain(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "main.js");
+}
+
+export interface ConnectorRoute {
+  fromCluster: string;
+  toCluster: string;
+  topic: string;
+  start: "earliest" | "latest";
+}
+
+/**
+ * A minimal config file: the clusters and one route; every other key keeps its documented default
+ * (pull 32, send batches of up to 64 / 1 MiB, 1024 messages and 4 MiB in flight per queue,
+ * 128 MiB per process, commits every second), which is what the benchmark measures.
+ */
+export function writeConnectorConfig(
+  path: string,
+  name: string,
+  clusters: Record<string, string>,
+  route: ConnectorRoute,
+): void {
+  const lines = [
+    `name: ${name}`,
+    "clusters:",
+    ...Object.entries(clusters).map(([key, namesrv]) => `  ${key}: { namesrv: "${namesrv}" }`),
+    "routes:",
+    `  - from: { cluster: ${route.fromCluster}, topic: ${route.topic} }`,
+    `    to: { cluster: ${route.toCluster} }`,
+    `    start: ${route.start}`,
+    "",
+  ];
+  writeFileSync(path, lines.join("\n"));
+}
+
+export interface ConnectorLogLine {
+  level: number;
+  msg: string;
+  text: string;
+}
+
+/** Reads VmRSS and VmHWM (peak) of a process, MiB; undefined where /proc is not available. */
+export function procMemory(pid: number): { rssMiB: number; hwmMiB: number } | undefined {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const kib = (field: string): number | undefined => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+    return m?.[1] === undefined ? undefined : Number(m[1]);
+  };
+  const rss = kib("VmRSS");
+  const hwm = kib("VmHWM");
+  if (rss === undefined || hwm === undefined) return undefined;
+  return { rssMiB: rss / 1024, hwmMiB: hwm / 1024 };
+}
+
+/** A running connector process. */
+export class ConnectorProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly spawnedAt = performance.now();
+  /** performance.now() when the "starting" (config loaded) and "running" (engine started) lines arrived. */
+  startingAt: number | undefined;
+  runningAt: number | undefined;
+  /** Warning and error lines (level >= 40), the first 20. */
+  readonly problems: string[] = [];
+  problemCount = 0;
+  /** The last 30 lines of output (stdout and stderr), for a failure report. */
+  readonly tail: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  #rssPeak = 0;
+  #sampler: NodeJS.Timeout | undefined;
+
+  constructor(configPath: string, nodeFlags: readonly string[], onLine?: (line: ConnectorLogLine) => void) {
+    this.child = spawn(process.execPath, [...nodeFlags, connectorMain(), "run", "--config", configPath], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once("exit", (code, signal) => resolve({ code, signal }));
+    });
+    const keep = (text: string): void => {
+      this.tail.push(text);
+      if (this.tail.length > 30) this.tail.shift();
+    };
+    let pending = "";
+    this.child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      pending += chunk;
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const text = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        keep(text);
+        const line = parseLine(text);
+        if (!line) continue;
+        if (line.msg === "starting") this.startingAt ??= performance.now();
+        if (line.msg === "running") this.runningAt ??= performance.now();
+        if (line.level >= 40) {
+          this.problemCount++;
+          if (this.problems.length < 20) this.problems.push(text);
+        }
+        onLine?.(line);
+      }
+    });
+    this.child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      for (const text of chunk.split("\n")) if (text.length > 0) keep(`stderr: ${text}`);
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  /**
+   * Samples VmRSS every `intervalMs`, for the peak of one phase (the kernel's VmHWM is exact but
+   * covers the whole life of the process). Linux only (/proc); 0 elsewhere.
+   */
+  startRssSampling(intervalMs = 50): void {
+    this.stopRssSampling();
+    this.#rssPeak = 0;
+    const sample = (): void => {
+      const m = procMemory(this.pid);
+      if (m && m.rssMiB > this.#rssPeak) this.#rssPeak = m.rssMiB;
+    };
+    sample();
+    this.#sampler = setInterval(sample, intervalMs);
+    this.#sampler.unref();
+  }
+
+  /** Stops sampling and returns the sampled peak VmRSS since startRssSampling, MiB (0 without /proc). */
+  stopRssSampling(): number {
+    if (this.#sampler) clearInterval(this.#sampler);
+    this.#sampler = undefined;
+    const m = procMemory(this.pid);
+    if (m && m.rssMiB > this.#rssPeak) this.#rssPeak = m.rssMiB;
+    return this.#rssPeak;
+  }
+
+  /** Waits for the "running" line, the process's exit, or the deadline. */
+  async waitRunning(deadlineMs: number): Promise<boolean> {
+    const until = performance.now() + deadlineMs;
+    let exited = false;
+    void this.exited.then(() => (exited = true));
+    while (this.runningAt === undefined && !exited && performance.now() < until) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return this.runningAt !== undefined;
+  }
+
+  /**
+   * SIGTERM (the connector drains and commits, and writes its CPU profile if --cpu-prof), then
+   * SIGKILL after `graceMs`. Resolves with the exit.
+   */
+  async stop(
+    graceMs = 30_000,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; killed: boolean }> {
+    this.stopRssSampling();
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      return { ...(await this.exited), killed: false };
+    }
+    this.child.kill("SIGTERM");
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      this.child.kill("SIGKILL");
+    }, graceMs);
+    const exit = await this.exited;
+    clearTimeout(timer);
+    return { ...exit, killed };
+  }
+}
+
+function parseLine(text: string): ConnectorLogLine | undefined {
+  if (!text.startsWith("{")) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== "object" || parsed === null) return undefined;
+    const { level, msg } = parsed as { level?: unknown; msg?: unknown };
+    return {
+      level: typeof level === "number" ? level : 30,
+      msg: typeof msg === "string" ? msg : "",
+      text,
+    };
+  } catch {
+    return undefined;
+  }
+}

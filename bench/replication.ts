@@ -1,0 +1,628 @@
+/**
+ * `npm run bench:replication`: the connector's own figures (issue #3, section 5) on two local
+ * sandbox clusters A -> B, one topic with 8 queues, 1 KiB bodies:
+ *
+ *  1. catch-up: BENCH_BACKLOG messages (default 200 000) are batch-sent into A first; then the
+ *     connector starts from `earliest` and the clock runs until B's 8 queues hold them all
+ *     (target max offsets, polled every 25 ms). Compared, in the same run and on the same
+ *     brokers, with our client's pull-only rate (the same backlog pulled from A) and send-only
+ *     rate (the same number batch-sent to B). Target: catch-up >= 0.8 x min(pull, send).
+ *  2. steady-state latency: BENCH_RATE msg/s (default 2000) of single sends into A for
+ *     BENCH_LATENCY_SECONDS (default 30) while the connector runs; every replicated message is
+ *     read back from B and its B store time minus its A store time (RMQC_SOURCE_STORE_MS) taken.
+ *     Target: p99 <= 20 ms.
+ *  3. peak RSS of the connector during the catch-up (the kernel's VmHWM of its process).
+ *     Target: <= 200 MiB.
+ *
+ * The connector runs as users run it, `node dist/src/cli/main.js run --config <yaml>`, in a
+ * child process: its RSS and CPU profile are its own, not the bench's producers and readers.
+ * See docs/benchmarks.md ("Replication").
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { RocketMQClient, type MessageQueue, type Producer } from "../src/client/index.js";
+import type { Logger } from "../src/client/logger.js";
+import { ensureDistribution, javaCommand, startSandbox, type Sandbox } from "../src/sandbox/index.js";
+import { ConnectorProcess, procMemory, writeConnectorConfig } from "./connector-process.js";
+import { formatCpu, measureCpu, type CpuUsage } from "./cpu.js";
+import { describeMachine, formatMachine } from "./machine.js";
+import { pullPhase, sendPhase } from "./ours.js";
+import { fmt, formatTable, LatencyRecorder, msgPerSec, type PhaseResult } from "./stats.js";
+
+const HELP = `Usage: npm run bench:replication [-- --cpu-prof DIR]
+
+The connector's figures on two local RocketMQ clusters (started by the sandbox): catch-up
+throughput on a backlog vs our client's pull-only and send-only rates, end-to-end latency at a
+steady rate, and the connector's peak RSS. See docs/benchmarks.md.
+
+Options:
+  --cpu-prof DIR   run the connector with node --cpu-prof, writing the profile into DIR
+  -h, --help       this help
+
+Environment (defaults in brackets):
+  BENCH_BACKLOG            backlog of the catch-up, and of the pull-only and send-only phases [200000]
+  BENCH_SIZE               body bytes [1024]
+  BENCH_RATE               steady-state produce rate, msg/s [2000]
+  BENCH_LATENCY_SECONDS    steady-state duration, s; 0 skips it [30]
+  BENCH_DEADLINE_MS        time limit of each measured phase, ms [120000]
+  BENCH_CONNECTOR_FLAGS    extra node flags of the connector process, space-separated
+  BENCH_NAMESRV_A / _B     use these running clusters instead of starting a sandbox
+  BENCH_BROKER_PIDS        with them: "pidA,pidB" of their brokers on this machine, for the CPU table
+  RMQ_VERSION              RocketMQ version of the sandbox [5.5.0]
+`;
+
+const QUEUES = 8;
+const BATCH = 32;
+const CONCURRENCY = 8;
+const CATCHUP_RATIO_TARGET = 0.8;
+const LATENCY_P99_TARGET_MS = 20;
+const RSS_TARGET_MIB = 200;
+/** Whole-bench watchdog: every phase has its own deadline; this catches anything else. */
+const WATCHDOG_MS = 15 * 60_000;
+
+function envInt(name: string, fallback: number, min = 1): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw.replace(/_/g, ""));
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
+  return n;
+}
+
+function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+const stderrLogger: Logger = {
+  debug: () => undefined,
+  info: (fields, message) => progress(`${message} ${JSON.stringify(fields)}`),
+  warn: (fields, message) => progress(`WARN ${message} ${JSON.stringify(fields)}`),
+  error: (fields, message) => progress(`ERROR ${message} ${JSON.stringify(fields)}`),
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function describe(label: string, r: PhaseResult): string {
+  const parts = [`${label}: ${fmt(r.messages)} msgs in ${fmt(r.elapsedMs)} ms = ${fmt(msgPerSec(r))} msg/s`];
+  if (r.timedOut) parts.push("DEADLINE REACHED");
+  if (r.errors > 0) parts.push(`${r.errors} errors, first: ${r.firstError ?? "?"}`);
+  return parts.join(", ");
+}
+
+async function sumMaxOffsets(client: RocketMQClient, queues: readonly MessageQueue[]): Promise<bigint> {
+  const offsets = await Promise.all(queues.map((q) => client.admin.getMaxOffset(q)));
+  return offsets.reduce((a, b) => a + b, 0n);
+}
+
+interface CatchUp {
+  messages: number;
+  /** From the connector's "starting" line (config loaded) to the last message in B. */
+  elapsedMs: number;
+  /** From spawning the process. */
+  elapsedFromSpawnMs: number;
+  peakRssMiB: number | undefined;
+  sampledPeakRssMiB: number;
+  timedOut: boolean;
+}
+
+/** Polls B's max offsets until `expected` messages are stored past `baseline`, or the deadline. */
+async function waitForTarget(
+  client: RocketMQClient,
+  queues: readonly MessageQueue[],
+  baseline: bigint,
+  expected: number,
+  deadlineMs: number,
+  isAlive: () => boolean,
+): Promise<{ stored: number; doneAt: number; timedOut: boolean }> {
+  const until = performance.now() + deadlineMs;
+  let stored = 0;
+  let lastReport = performance.now();
+  for (;;) {
+    try {
+      stored = Number((await sumMaxOffsets(client, queues)) - baseline);
+    } catch (err) {
+      progress(`WARN reading target offsets: ${String(err)}`);
+    }
+    const now = performance.now();
+    if (stored >= expected) return { stored, doneAt: now, timedOut: false };
+    if (now >= until || !isAlive()) return { stored, doneAt: now, timedOut: true };
+    if (now - lastReport >= 2000) {
+      progress(`  ... ${fmt(stored)} / ${fmt(expected)} in the target`);
+      lastReport = now;
+    }
+    await sleep(25);
+  }
+}
+
+interface Paced {
+  sent: number;
+  errors: number;
+  firstError: string | undefined;
+  elapsedMs: number;
+  /** Sends that could not go out on time because 256 were already in flight. */
+  lateTicks: number;
+  /** Round trip of each send into A (what the shared CPU does to one hop alone). */
+  sendLatency: LatencyRecorder;
+}
+
+/**
+ * Open-loop single sends at `rate` msg/s for `durationMs`, round-robin over `queues`: every 2 ms
+ * the messages due by now are sent without waiting for earlier ones (at most 256 in flight).
+ */
+async function pacedProduce(
+  producer: Producer,
+  queues: readonly MessageQueue[],
+  body: Buffer,
+  rate: number,
+  durationMs: number,
+): Promise<Paced> {
+  const started = performance.now();
+  let issued = 0;
+  let sent = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  let inFlight = 0;
+  let lateTicks = 0;
+  const pending = new Set<Promise<void>>();
+  const sendLatency = new LatencyRecorder();
+  for (;;) {
+    const elapsed = performance.now() - started;
+    if (elapsed >= durationMs) break;
+    const due = Math.floor((elapsed * rate) / 1000);
+    if (issued < due && inFlight >= 256) lateTicks++;
+    while (issued < due && inFlight < 256) {
+      const queue = queues[issued % queues.length] as MessageQueue;
+      issued++;
+      inFlight++;
+      const t0 = performance.now();
+      const p: Promise<void> = producer
+        .send({ topic: queue.topic, body }, { queue })
+        .then(
+          () => {
+            sent++;
+            sendLatency.add(performance.now() - t0);
+          },
+          (err: unknown) => {
+            errors++;
+            firstError ??= String(err);
+          },
+        )
+        .finally(() => {
+          inFlight--;
+          pending.delete(p);
+        });
+      pending.add(p);
+    }
+    await sleep(2);
+  }
+  await Promise.all(pending);
+  return { sent, errors, firstError, elapsedMs: performance.now() - started, lateTicks, sendLatency };
+}
+
+interface LatencyReading {
+  latency: LatencyRecorder;
+  missingProperty: number;
+  maxMs: number;
+  /** Messages slower than the p99 target. */
+  overTarget: number;
+  /** Per second of source store time: messages, and the slowest one (ms). */
+  perSecond: Map<number, { count: number; maxMs: number; over: number }>;
+}
+
+/**
+ * Reads B's queues from `from` up to their max offsets and records, per message, B store time
+ * minus A store time (RMQC_SOURCE_STORE_MS).
+ */
+async function readLatencies(
+  client: RocketMQClient,
+  queues: readonly MessageQueue[],
+  from: readonly bigint[],
+  group: string,
+): Promise<LatencyReading> {
+  const consumer = client.pullConsumer({ group });
+  const latency = new LatencyRecorder();
+  let missingProperty = 0;
+  let maxMs = Number.NEGATIVE_INFINITY;
+  let overTarget = 0;
+  const perSecond = new Map<number, { count: number; maxMs: number; over: number }>();
+  await Promise.all(
+    queues.map(async (queue, i) => {
+      const end = await client.admin.getMaxOffset(queue);
+      let offset = from[i] ?? 0n;
+      while (offset < end) {
+        const r = await consumer.pull({ queue, offset, maxMessages: 32, suspendTimeoutMs: 0 });
+        for (const m of r.messages) {
+          const source = m.properties["RMQC_SOURCE_STORE_MS"];
+          if (source === undefined) {
+            missingProperty++;
+            continue;
+          }
+          const sourceMs = Number(source);
+          const ms = m.storeTimestamp - sourceMs;
+          latency.add(ms);
+          if (ms > maxMs) maxMs = ms;
+          if (ms > LATENCY_P99_TARGET_MS) overTarget++;
+          const second = Math.floor(sourceMs / 1000);
+          const bucket = perSecond.get(second) ?? { count: 0, maxMs: 0, over: 0 };
+          bucket.count++;
+          if (ms > bucket.maxMs) bucket.maxMs = ms;
+          if (ms > LATENCY_P99_TARGET_MS) bucket.over++;
+          perSecond.set(second, bucket);
+        }
+        if (r.nextBeginOffset === offset) break;
+        offset = r.nextBeginOffset;
+      }
+    }),
+  );
+  return { latency, missingProperty, maxMs, overTarget, perSecond };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: { "cpu-prof": { type: "string" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const backlog = envInt("BENCH_BACKLOG", 200_000);
+  const size = envInt("BENCH_SIZE", 1024);
+  const rate = envInt("BENCH_RATE", 2000);
+  const latencySeconds = envInt("BENCH_LATENCY_SECONDS", 30, 0);
+  const deadlineMs = envInt("BENCH_DEADLINE_MS", 120_000);
+  const warmup = Math.min(20_000, Math.ceil(backlog / 10));
+  const connectorFlags = (process.env["BENCH_CONNECTOR_FLAGS"] ?? "")
+    .split(/\s+/)
+    .filter((f) => f.length > 0);
+  const cpuProfDir = values["cpu-prof"];
+  if (cpuProfDir !== undefined) connectorFlags.push("--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`);
+
+  const benchStarted = Date.now();
+  const scratch = mkdtempSync(join(tmpdir(), "rmq-bench-repl-"));
+  let sandbox: Sandbox | undefined;
+  let clientA: RocketMQClient | undefined;
+  let clientB: RocketMQClient | undefined;
+  let connector: ConnectorProcess | undefined;
+  const watchdog = setTimeout(() => {
+    progress(`watchdog: the bench ran for ${WATCHDOG_MS / 60_000} min; killing the connector and exiting`);
+    connector?.child.kill("SIGKILL");
+    void sandbox?.stop().finally(() => process.exit(1));
+  }, WATCHDOG_MS);
+  watchdog.unref();
+  try {
+    const distribution = await ensureDistribution({ logger: stderrLogger });
+    let namesrvA = process.env["BENCH_NAMESRV_A"];
+    let namesrvB = process.env["BENCH_NAMESRV_B"];
+    if (!namesrvA || !namesrvB) {
+      progress("starting two local RocketMQ clusters (sandbox)");
+      sandbox = await startSandbox({ clusters: 2, logger: stderrLogger });
+      namesrvA = sandbox.clusters[0]?.namesrv ?? "";
+      namesrvB = sandbox.clusters[1]?.namesrv ?? "";
+    }
+    const machine = describeMachine(javaCommand(), distribution.version);
+    const [envPidA, envPidB] = (process.env["BENCH_BROKER_PIDS"] ?? "")
+      .split(",")
+      .map((x) => Number(x) || undefined);
+    const brokerPids = (): Record<string, number | undefined> => ({
+      "broker A": sandbox?.clusters[0]?.brokerPid ?? envPidA,
+      "broker B": sandbox?.clusters[1]?.brokerPid ?? envPidB,
+      connector: connector?.pid,
+    });
+    const cpu: { phase: string; usage: CpuUsage }[] = [];
+    const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
+      const m = measureCpu(brokerPids);
+      const result = await fn();
+      const usage = m.finish();
+      cpu.push({ phase, usage });
+      progress(`  ${phase}: ${formatCpu(usage)}`);
+      return result;
+    };
+    const a = (clientA = new RocketMQClient({ namesrv: namesrvA, requestTimeoutMs: 10_000 }));
+    const b = (clientB = new RocketMQClient({ namesrv: namesrvB, requestTimeoutMs: 10_000 }));
+    const run = `repl-${Date.now().toString(36)}-${randomBytes(2).toString("hex")}`;
+    const topic = `${run}-orders`;
+    const queuesOf = async (client: RocketMQClient, t: string): Promise<MessageQueue[]> => {
+      const queues = (await client.admin.getTopicRoute(t, { refresh: true })).writeQueues();
+      if (queues.length !== QUEUES)
+        throw new Error(`topic ${t} has ${queues.length} queues, expected ${QUEUES}`);
+      return queues;
+    };
+    // The source topic, the target topic (created here so the connector's clock holds only its
+    // own work: it would create it otherwise), the send-only topic on B, warm-up topics on both.
+    for (const [client, t] of [
+      [a, topic],
+      [b, topic],
+      [b, `${run}-sendonly`],
+      [a, `${run}-warm`],
+      [b, `${run}-warm`],
+    ] as const) {
+      await client.admin.createTopic({ topic: t, queueNums: QUEUES });
+    }
+    const sourceQueues = await queuesOf(a, topic);
+    const targetQueues = await queuesOf(b, topic);
+    const body = randomBytes(size);
+    const producerA = a.producer({ group: `${run}_producer` });
+    const producerB = b.producer({ group: `${run}_producer` });
+    const common = { body, concurrency: CONCURRENCY, deadlineMs, batch: BATCH };
+
+    // Warm-up: our client's paths (batch send, pull) and both brokers' write and read paths.
+    progress(`warm-up: ${fmt(warmup)} messages sent to and pulled from each cluster`);
+    for (const [client, producer] of [
+      [a, producerA],
+      [b, producerB],
+    ] as const) {
+      const warmQueues = await queuesOf(client, `${run}-warm`);
+      await sendPhase(producer, { ...common, topic: `${run}-warm`, queues: warmQueues, count: warmup });
+      await pullPhase(client.pullConsumer({ group: `${run}_warm` }), client.admin, {
+        queues: warmQueues,
+        count: warmup,
+        maxMessages: 32,
+        deadlineMs,
+      });
+    }
+
+    progress(`filling the backlog: ${fmt(backlog)} messages into A (batch x${BATCH})`);
+    const fill = await timed("fill A", () =>
+      sendPhase(producerA, {
+        ...common,
+        topic,
+        queues: sourceQueues,
+        count: backlog,
+        deadlineMs: Math.max(deadlineMs, 300_000),
+      }),
+    );
+    progress(describe("fill (A)", fill));
+    if (fill.messages < backlog) throw new Error(`the backlog fill sent ${fill.messages} of ${backlog}`);
+
+    progress(`send-only: ${fmt(backlog)} messages into B (batch x${BATCH}, ${CONCURRENCY} senders)`);
+    const sendOnlyQueues = await queuesOf(b, `${run}-sendonly`);
+    const sendOnly = await timed("send-only", () =>
+      sendPhase(producerB, { ...common, topic: `${run}-sendonly`, queues: sendOnlyQueues, count: backlog }),
+    );
+    progress(describe("send-only (B)", sendOnly));
+
+    progress(`pull-only: the ${fmt(backlog)}-message backlog from A (32 per pull, one loop per queue)`);
+    const pullOnly = await timed("pull-only", () =>
+      pullPhase(a.pullConsumer({ group: `${run}_pullonly` }), a.admin, {
+        queues: sourceQueues,
+        count: backlog,
+        maxMessages: 32,
+        deadlineMs,
+      }),
+    );
+    progress(describe("pull-only (A)", pullOnly));
+
+    // ---- catch-up ----
+    const configPath = join(scratch, "connector.yaml");
+    writeConnectorConfig(
+      configPath,
+      `${run}-connector`,
+      { a: namesrvA, b: namesrvB },
+      {
+        fromCluster: "a",
+        toCluster: "b",
+        topic,
+        start: "earliest",
+      },
+    );
+    const targetBaseline = await sumMaxOffsets(b, targetQueues);
+    progress(
+      `catch-up: starting the connector (${["node", ...connectorFlags, "dist/src/cli/main.js run"].join(" ")})`,
+    );
+    const catchUpCpu = measureCpu(brokerPids);
+    const proc = (connector = new ConnectorProcess(configPath, connectorFlags));
+    proc.startRssSampling();
+    let alive = true;
+    void proc.exited.then(() => (alive = false));
+    const reached = await waitForTarget(b, targetQueues, targetBaseline, backlog, deadlineMs, () => alive);
+    cpu.push({ phase: "catch-up", usage: catchUpCpu.finish() });
+    const hwm = procMemory(proc.pid)?.hwmMiB;
+    const sampledPeak = proc.stopRssSampling();
+    const t0 = proc.startingAt ?? proc.spawnedAt;
+    const catchUp: CatchUp = {
+      messages: Math.min(reached.stored, backlog),
+      elapsedMs: reached.doneAt - t0,
+      elapsedFromSpawnMs: reached.doneAt - proc.spawnedAt,
+      peakRssMiB: hwm,
+      sampledPeakRssMiB: sampledPeak,
+      timedOut: reached.timedOut,
+    };
+    const catchUpRate = (catchUp.messages * 1000) / catchUp.elapsedMs;
+    progress(
+      `catch-up: ${fmt(catchUp.messages)} msgs in ${fmt(catchUp.elapsedMs)} ms = ${fmt(catchUpRate)} msg/s ` +
+        `(from spawn ${fmt(catchUp.elapsedFromSpawnMs)} ms; process start to "starting" ${fmt(t0 - proc.spawnedAt)} ms), ` +
+        `peak RSS ${fmt(hwm, 1)} MiB${reached.timedOut ? ", DEADLINE REACHED or connector exited" : ""}`,
+    );
+
+    // ---- steady-state latency ----
+    let latency: Awaited<ReturnType<typeof readLatencies>> | undefined;
+    let paced: Paced | undefined;
+    let steadyRssMiB: number | undefined;
+    let steadyStored = 0;
+    if (latencySeconds > 0 && alive && !reached.timedOut) {
+      const from = await Promise.all(targetQueues.map((q) => b.admin.getMaxOffset(q)));
+      const baseline = from.reduce((x, y) => x + y, 0n);
+      // Let the connector settle at the head (its pulls now long-poll).
+      await sleep(1000);
+      progress(`steady state: ${fmt(rate)} msg/s of single sends into A for ${latencySeconds} s`);
+      proc.startRssSampling();
+      paced = await timed("steady state", () =>
+        pacedProduce(producerA, sourceQueues, body, rate, latencySeconds * 1000),
+      );
+      progress(
+        `  produced ${fmt(paced.sent)} in ${fmt(paced.elapsedMs)} ms = ${fmt((paced.sent * 1000) / paced.elapsedMs)} msg/s` +
+          (paced.errors > 0 ? `, ${paced.errors} errors, first: ${paced.firstError ?? "?"}` : "") +
+          (paced.lateTicks > 0 ? `, behind schedule ${paced.lateTicks} ticks` : ""),
+      );
+      const drained = await waitForTarget(b, targetQueues, baseline, paced.sent, 30_000, () => alive);
+      steadyRssMiB = proc.stopRssSampling();
+      steadyStored = drained.stored;
+      progress(`  ${fmt(drained.stored)} of ${fmt(paced.sent)} in the target; reading them back`);
+      latency = await readLatencies(b, targetQueues, from, `${run}_latency`);
+      // Where the tail comes from: a few stalls (GC, the CPU taken away) or a slow pipeline.
+      const seconds = [...latency.perSecond.entries()].sort((x, y) => x[0] - y[0]);
+      const first = seconds[0]?.[0] ?? 0;
+      progress(
+        `  per second of the run (source store time): slowest message, ms [messages over ${LATENCY_P99_TARGET_MS} ms]: ` +
+          seconds.map(([sec, v]) => `${sec - first}s:${v.maxMs}${v.over > 0 ? `[${v.over}]` : ""}`).join(" "),
+      );
+    }
+
+    const exitedEarly = !alive;
+    const exit = await proc.stop();
+    progress(
+      `connector stopped (code ${String(exit.code)}${exit.signal ? `, signal ${exit.signal}` : ""}${exit.killed ? ", killed after the grace period" : ""}); ` +
+        `${proc.problemCount} warning/error log lines`,
+    );
+    for (const line of proc.problems.slice(0, 5)) progress(`  connector: ${line}`);
+    if (cpuProfDir !== undefined) progress(`CPU profile of the connector in ${cpuProfDir}`);
+
+    // ---- report ----
+    const pullRate = msgPerSec(pullOnly);
+    const sendRate = msgPerSec(sendOnly);
+    const floor = Math.min(pullRate, sendRate);
+    const met = (ok: boolean | undefined): string => (ok === undefined ? "-" : ok ? "yes" : "NO");
+    const summary = latency?.latency.summary();
+    const rows: string[][] = [
+      ["backlog fill into A (batch x32), msg/s", fmt(msgPerSec(fill)), "", ""],
+      ["pull-only from A, msg/s", fmt(pullRate), "", ""],
+      ["send-only into B (batch x32), msg/s", fmt(sendRate), "", ""],
+      [
+        "catch-up A->B, msg/s",
+        fmt(catchUpRate),
+        `>= ${fmt(CATCHUP_RATIO_TARGET * floor)}`,
+        met(!catchUp.timedOut && catchUpRate >= CATCHUP_RATIO_TARGET * floor),
+      ],
+      [
+        "catch-up / min(pull-only, send-only)",
+        (catchUpRate / floor).toFixed(2),
+        `>= ${CATCHUP_RATIO_TARGET}`,
+        "",
+      ],
+      // Catch-up does the work of both baselines; when both brokers and the connector share the
+      // same cores, 1 / (1/pull + 1/send) is the rate if that work ran back to back.
+      [
+        "catch-up / same-CPU bound 1/(1/pull + 1/send)",
+        (catchUpRate * (1 / pullRate + 1 / sendRate)).toFixed(2),
+        "",
+        "",
+      ],
+      [
+        "catch-up incl. process start, msg/s",
+        fmt((catchUp.messages * 1000) / catchUp.elapsedFromSpawnMs),
+        "",
+        "",
+      ],
+      [
+        "connector peak RSS in catch-up (VmHWM), MiB",
+        fmt(catchUp.peakRssMiB, 1),
+        `<= ${RSS_TARGET_MIB}`,
+        met(catchUp.peakRssMiB === undefined ? undefined : catchUp.peakRssMiB <= RSS_TARGET_MIB),
+      ],
+    ];
+    if (paced && latency && summary) {
+      rows.push(
+        [
+          `steady produce rate into A, msg/s (asked ${fmt(rate)})`,
+          fmt((paced.sent * 1000) / paced.elapsedMs),
+          "",
+          "",
+        ],
+        [
+          "one send into A, round trip p50 / p99, ms (for scale)",
+          `${fmt(paced.sendLatency.summary().p50Ms, 1)} / ${fmt(paced.sendLatency.summary().p99Ms, 1)}`,
+          "",
+          "",
+        ],
+        ["end-to-end latency p50, ms", fmt(summary.p50Ms, 0), "", ""],
+        [
+          "end-to-end latency p99, ms",
+          fmt(summary.p99Ms, 0),
+          `<= ${LATENCY_P99_TARGET_MS}`,
+          met(latency.latency.count > 0 && summary.p99Ms <= LATENCY_P99_TARGET_MS),
+        ],
+        ["end-to-end latency max, ms", fmt(latency.maxMs, 0), "", ""],
+        [
+          `messages over ${LATENCY_P99_TARGET_MS} ms, % (seconds with one)`,
+          `${fmt((100 * latency.overTarget) / Math.max(1, latency.latency.count), 2)} (${[...latency.perSecond.values()].filter((v) => v.over > 0).length} of ${latency.perSecond.size})`,
+          "",
+          "",
+        ],
+        ["messages measured / produced", `${fmt(latency.latency.count)} / ${fmt(paced.sent)}`, "", ""],
+        ["connector peak RSS in steady state (sampled), MiB", fmt(steadyRssMiB, 1), "", ""],
+      );
+    }
+    const out = [
+      "",
+      "RocketMQ connector replication benchmark",
+      formatMachine(machine).replace(
+        "(broker and Java client, one local NameServer + broker)",
+        "(two local clusters, each one NameServer + one broker, on the same cores as the connector)",
+      ),
+      `Settings: ${size} B bodies, ${QUEUES} queues, backlog ${fmt(backlog)}, warm-up ${fmt(warmup)} per cluster, ` +
+        `steady ${fmt(rate)} msg/s for ${latencySeconds} s, phase deadline ${deadlineMs} ms; connector: its own process, ` +
+        `config defaults (pull 32, send batches <= 64), node ${connectorFlags.join(" ") || "(no flags)"}`,
+      "",
+      formatTable(["figure", "value", "target", "met"], rows),
+      "",
+      "CPU seconds per phase (utime + stime; 'machine' is the busy share of all cores, other users included):",
+      formatTable(
+        ["phase", "wall s", "broker A", "broker B", "bench", "connector", "machine busy"],
+        cpu.map(({ phase, usage }) => [
+          phase,
+          fmt(usage.wallSeconds, 1),
+          fmt(usage.byProcess["broker A"], 1),
+          fmt(usage.byProcess["broker B"], 1),
+          fmt(usage.byProcess["bench"], 1),
+          fmt(usage.byProcess["connector"], 1),
+          usage.machineBusy === undefined ? "-" : `${(usage.machineBusy * 100).toFixed(0)} %`,
+        ]),
+      ),
+      "",
+    ];
+    if (catchUp.timedOut)
+      out.push(`NOTE: the catch-up did not finish (${fmt(catchUp.messages)} of ${fmt(backlog)}).`);
+    if (pullOnly.timedOut || sendOnly.timedOut) out.push("NOTE: a baseline phase reached its deadline.");
+    if (paced && steadyStored < paced.sent)
+      out.push(
+        `NOTE: only ${fmt(steadyStored)} of ${fmt(paced.sent)} steady-state messages reached the target in 30 s.`,
+      );
+    if (latency && latency.missingProperty > 0)
+      out.push(`NOTE: ${latency.missingProperty} target messages had no RMQC_SOURCE_STORE_MS.`);
+    if (exitedEarly) out.push("NOTE: the connector exited on its own before the bench stopped it.");
+    if (proc.problemCount > 0)
+      out.push(`NOTE: the connector logged ${proc.problemCount} warnings/errors (stderr).`);
+    out.push(`Total bench time: ${fmt((Date.now() - benchStarted) / 1000, 1)} s`, "");
+    process.stdout.write(out.join("\n"));
+    if (exitedEarly) {
+      progress(`connector output (tail):\n${proc.tail.join("\n")}`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    clearTimeout(watchdog);
+    if (connector && connector.child.exitCode === null && connector.child.signalCode === null) {
+      connector.child.kill("SIGKILL");
+    }
+    clientA?.close();
+    clientB?.close();
+    await sandbox?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
