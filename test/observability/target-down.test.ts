@@ -1,0 +1,177 @@
+/**
+ * What monitoring shows when the target broker stops (own clusters, since it stops a broker):
+ * lag in messages and in time and the last-sync age grow, /readyz says 503 and why, and all of it
+ * recovers once the broker is back.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { RocketMQClient } from "../../src/client/rocketmq-client.js";
+import type { MessageQueue } from "../../src/client/types.js";
+import { ReplicationEngine } from "../../src/connector/engine.js";
+import { startHttpServer } from "../../src/observability/http-server.js";
+import { ConnectorMetrics } from "../../src/observability/metrics.js";
+import { recordingLogger, testConfig } from "../helpers/replication.js";
+import { useSandbox, uniqueName } from "../helpers/sandbox.js";
+import { httpGet, scrape, series, total, type Exposition } from "./exposition.js";
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not reached in ${timeoutMs} ms (last error: ${String(last)})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Largest last-sync age (s) over the queues that synced, as of `atMs` (when `e` was scraped). */
+function maxSyncAge(e: Exposition, atMs: number): number {
+  return Math.max(
+    ...series(e, "rmq_connector_last_sync_timestamp_seconds").map((s) => atMs / 1000 - s.value),
+  );
+}
+
+describe("monitoring while the target broker is down", () => {
+  const sandbox = useSandbox(2, { dedicated: true });
+
+  it("shows lag and last-sync age growing and readiness failing with the reason, then recovering", async () => {
+    const [ca, cb] = await sandbox.clusters();
+    assert.ok(ca && cb);
+    const a = new RocketMQClient({ namesrv: ca.namesrv });
+    const topic = uniqueName("down");
+    const metrics = new ConnectorMetrics({ processMetrics: false });
+    const config = testConfig(uniqueName("c"), { a: ca.namesrv, b: cb.namesrv }, [
+      { from: "a", to: "b", topic },
+    ]);
+    const engine = new ReplicationEngine(config, recordingLogger(), metrics.events);
+    metrics.bind(engine);
+    const server = await startHttpServer({
+      listen: "127.0.0.1:0",
+      engine,
+      metrics,
+      logger: recordingLogger(),
+    });
+    const route = config.routes[0]?.name ?? "";
+    const base = server.url;
+    try {
+      await a.admin.createTopic({ topic, queueNums: 2 });
+      const queues = (await a.admin.getTopicRoute(topic, { refresh: true })).writeQueues();
+      const producer = a.producer();
+      const send = async (n: number, prefix: string): Promise<void> => {
+        for (let i = 0; i < n; i++)
+          await producer.send(
+            { topic, body: Buffer.from(`${prefix}-${i}`) },
+            { queue: queues[i % 2] as MessageQueue },
+          );
+      };
+      await engine.start();
+      await send(10, "before");
+      await until(
+        "first messages replicated",
+        async () => {
+          const e = await scrape(base);
+          return total(e, "rmq_connector_replicated_messages_total") === 10 &&
+            series(e, "rmq_connector_last_sync_timestamp_seconds").length === 2 &&
+            total(e, "rmq_connector_lag_messages") === 0
+            ? e
+            : undefined;
+        },
+        60_000,
+      );
+      await until(
+        "ready",
+        async () => ((await httpGet(`${base}/readyz`)).status === 200 ? true : undefined),
+        30_000,
+      );
+
+      await cb.stopBroker();
+      const M = 30;
+      await send(M, "during");
+
+      const notReady = await until(
+        "readiness fails",
+        async () => {
+          const r = await httpGet(`${base}/readyz`);
+          return r.status === 503 ? r.body : undefined;
+        },
+        60_000,
+      );
+      assert.match(notReady, /^not ready\n/);
+      assert.ok(notReady.includes(route), `the reason names the route: ${notReady}`);
+      assert.match(notReady, /is failing \(send\): .+|route .+ is error: .+/, "and gives the last error");
+      const api = JSON.parse((await httpGet(`${base}/api/status`)).body) as {
+        ready: boolean;
+        notReady: string[];
+      };
+      assert.equal(api.ready, false);
+      assert.ok(api.notReady.length > 0);
+
+      let firstAtMs = 0;
+      const first = await until(
+        "lag measured",
+        async () => {
+          firstAtMs = Date.now();
+          const e = await scrape(base);
+          return total(e, "rmq_connector_lag_messages") === M && total(e, "rmq_connector_lag_seconds") > 0
+            ? e
+            : undefined;
+        },
+        30_000,
+      );
+      await new Promise((r) => setTimeout(r, 2000));
+      const secondAtMs = Date.now();
+      const second = await scrape(base);
+      assert.equal(
+        total(second, "rmq_connector_lag_messages"),
+        M,
+        "lag in messages holds what the target misses",
+      );
+      const lag1 = Math.max(...series(first, "rmq_connector_lag_seconds").map((s) => s.value));
+      const lag2 = Math.max(...series(second, "rmq_connector_lag_seconds").map((s) => s.value));
+      assert.ok(lag2 >= lag1 + 1.5, `lag in time grows: ${lag1} s then ${lag2} s`);
+      assert.ok(maxSyncAge(second, secondAtMs) >= maxSyncAge(first, firstAtMs) + 1.5, "last-sync age grows");
+      assert.equal(total(second, "rmq_connector_replicated_messages_total"), 10);
+      assert.ok(total(second, "rmq_connector_errors_total", { kind: "send" }) > 0, "send errors are counted");
+      assert.ok(total(second, "rmq_connector_send_retries_total") > 0);
+      assert.ok(total(second, "rmq_connector_in_flight_messages") > 0, "pulled messages wait in flight");
+
+      await cb.startBroker();
+      let recoveredAtMs = 0;
+      const recovered = await until(
+        "recovered",
+        async () => {
+          recoveredAtMs = Date.now();
+          const e = await scrape(base);
+          return total(e, "rmq_connector_replicated_messages_total") >= 10 + M &&
+            total(e, "rmq_connector_lag_messages") === 0 &&
+            total(e, "rmq_connector_lag_seconds") === 0
+            ? e
+            : undefined;
+        },
+        120_000,
+      );
+      assert.ok(maxSyncAge(recovered, recoveredAtMs) < 30, "last sync is recent again");
+      assert.equal(total(recovered, "rmq_connector_in_flight_messages"), 0);
+      assert.equal(total(recovered, "rmq_connector_route_up", { route }), 1);
+      const ready = await until(
+        "ready again",
+        async () => {
+          const r = await httpGet(`${base}/readyz`);
+          return r.status === 200 ? r : undefined;
+        },
+        60_000,
+      );
+      assert.equal(ready.body, "ready\n");
+    } finally {
+      await server.close();
+      await engine.stop({ drain: false });
+      a.close();
+    }
+  });
+});
