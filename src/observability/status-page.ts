@@ -55,6 +55,8 @@ h2 { font-size: 15px; margin: 22px 0 10px; color: var(--muted); text-transform: 
 .spark polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; vector-effect: non-scaling-stroke; }
 .spark polygon { fill: var(--accent-fill); stroke: none; }
 .spark-legend { display: flex; justify-content: space-between; color: var(--muted); font-size: 11px; }
+.route .probe { color: var(--muted); font-size: 12px; margin-top: 4px; }
+.route .probe:empty { display: none; }
 .route .err { margin-top: 8px; color: var(--bad); font-size: 12px; word-break: break-word; }
 .route .err:empty { display: none; }
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; overflow-x: auto; }
@@ -62,6 +64,7 @@ table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nu
 th, td { padding: 6px 10px; text-align: left; white-space: nowrap; border-bottom: 1px solid var(--line); }
 th { font-size: 11px; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); position: sticky; top: 0; background: var(--panel); }
 td.num, th.num { text-align: right; }
+td.text { white-space: normal; overflow-wrap: anywhere; min-width: 7em; }
 tr:last-child td { border-bottom: none; }
 td.bad { color: var(--bad); font-weight: 600; }
 td.warn { color: var(--warn); font-weight: 600; }
@@ -257,6 +260,17 @@ const SCRIPT = String.raw`
       legend.appendChild(el("span", null, "msg/s, last " + fmtDuration(spanMs)));
       legend.appendChild(el("span", null, "max " + fmtRate(max)));
       card.appendChild(legend);
+      // Heartbeat probes (when enabled) measure the route even while no user message flows.
+      var probe = (status.probes || []).filter(function (p) { return p.route === r.name; })[0];
+      var pl = el("div", { "class": "probe", "data-field": "probe" });
+      if (probe) {
+        pl.appendChild(document.createTextNode("heartbeat probe: "));
+        pl.appendChild(el("span", { "data-field": "probe-latency" }, probe.lastLatencyMs == null ? "\u2013" : fmtDuration(probe.lastLatencyMs)));
+        pl.appendChild(document.createTextNode(" latency, last "));
+        pl.appendChild(el("span", { "data-field": "probe-age" }, ago(probe.lastAckedAtMs, now)));
+        if (probe.state !== "running") pl.appendChild(document.createTextNode(" (" + probe.state + ")"));
+      }
+      card.appendChild(pl);
       card.appendChild(el("div", { "class": "err", "data-field": "last-error", title: r.lastError ? clock(r.lastError.atMs) : null },
         r.lastError ? r.lastError.message + " (" + ago(r.lastError.atMs, now) + ")" : ""));
       box.appendChild(card);
@@ -280,10 +294,12 @@ const SCRIPT = String.raw`
       var syncAge = q.lastSyncAtMs == null ? null : now - q.lastSyncAtMs;
       var lag = big(q.lagMessages);
       var errors = sumErrors(q);
-      td("route", q.route);
-      td("topic", q.sourceTopic);
+      td("route", q.route, "text");
+      td("topic", q.sourceTopic, "text");
       td("queue", q.sourceBroker + "#" + q.queueId);
-      td("target", q.targetCluster + " " + q.targetTopic + " " + q.targetBroker + "#" + q.targetQueueId);
+      // The target topic only when it differs from the source's: most routes keep the name.
+      td("target", q.targetCluster + " " + (q.targetTopic === q.sourceTopic ? "" : q.targetTopic + " ") +
+        q.targetBroker + "#" + q.targetQueueId, null, q.targetCluster + " " + q.targetTopic + " " + q.targetBroker + "#" + q.targetQueueId);
       td("state", q.state, q.state === "error" ? "bad" : q.state === "running" ? null : "warn");
       td("acked", fmtInt(q.ackedOffset), "num");
       td("committed", fmtInt(q.committedOffset), "num");
@@ -300,6 +316,9 @@ const SCRIPT = String.raw`
     var list = [];
     status.routes.forEach(function (r) {
       if (r.lastError) list.push({ at: r.lastError.atMs, where: "route " + r.name, message: r.lastError.message });
+    });
+    (status.probes || []).forEach(function (p) {
+      if (p.lastError) list.push({ at: p.lastError.atMs, where: "probe " + p.route + " (" + p.lastError.kind + ")", message: p.lastError.message });
     });
     status.queues.forEach(function (q) {
       if (q.lastError) list.push({

@@ -14,8 +14,17 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { RocketMQClient } from "../../src/client/rocketmq-client.js";
+import type { MessageQueue } from "../../src/client/types.js";
+import { ReplicationEngine } from "../../src/connector/engine.js";
+import { startHttpServer, type HttpServerHandle } from "../../src/observability/http-server.js";
+import { ConnectorMetrics } from "../../src/observability/metrics.js";
 import { statusPageHtml } from "../../src/observability/status-page.js";
+import { recordingLogger, replicatedTotal, testConfig, waitForStatus } from "../helpers/replication.js";
+import { uniqueName, useSandbox } from "../helpers/sandbox.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 /** The flags this machine kind needs: no sandbox as root, and no background calls to Google. */
@@ -135,6 +144,20 @@ function fakeStatus(replicated: number, now: number): object {
         lastError: { message: '<img src=x onerror="window.__xss=1"> topic pay missing', atMs: now - 4000 },
       },
     ],
+    probes: [
+      {
+        route: "east-orders",
+        sourceCluster: "east",
+        targetCluster: "west",
+        state: "running",
+        sentTotal: 10,
+        ackedTotal: 10,
+        lastSentAtMs: now - 900,
+        lastAckedAtMs: now - 800,
+        lastLatencyMs: 12,
+        lastError: null,
+      },
+    ],
     queues: [
       queue(0),
       queue(1, {
@@ -221,6 +244,9 @@ describe("status page (scripted /api/status, headless Chromium)", () => {
       assert.equal(await page.evaluate("window.__xss"), undefined);
       assert.match(await textOf(page, "#errors"), /RMQ_BROKER_BUSY: broker busy/);
       assert.equal(await textOf(page, "#ready"), "not ready");
+      assert.equal(await textOf(page, `${route} [data-field="probe-latency"]`), "12 ms");
+      assert.equal(await textOf(page, `${route} [data-field="probe-age"]`), "800 ms ago");
+      assert.equal(await textOf(page, '[data-route="west-pay"] [data-field="probe"]'), "");
       assert.match((await page.locator("#ready").getAttribute("title")) ?? "", /west-pay is error/);
       assert.deepEqual(external, [], "the page must not reach outside its origin");
       await page.screenshot({ path: join(tmpdir(), "status-page-scripted.png"), fullPage: true });
@@ -236,5 +262,156 @@ describe("status page (scripted /api/status, headless Chromium)", () => {
       failing = false;
       await browser.close();
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The real thing: an engine replicating between two real clusters, its HTTP endpoint, the page.
+
+const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+
+function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("status page and status command against a running connector (real clusters)", () => {
+  const sandbox = useSandbox(2);
+  const QUEUES = 4;
+  let a: RocketMQClient | undefined;
+  let engine: ReplicationEngine | undefined;
+  let http: HttpServerHandle | undefined;
+  let topic: string;
+  let route: string;
+  let queues: MessageQueue[];
+
+  before(async () => {
+    const [ca, cb] = await sandbox.clusters();
+    assert.ok(ca && cb);
+    a = new RocketMQClient({ namesrv: ca.namesrv });
+    topic = uniqueName("status-page");
+    await a.admin.createTopic({ topic, queueNums: QUEUES });
+    queues = (await a.admin.getTopicRoute(topic, { refresh: true })).writeQueues();
+    const config = testConfig(uniqueName("status-page-connector"), { a: ca.namesrv, b: cb.namesrv }, [
+      { from: "a", to: "b", topic },
+    ]);
+    const routeName = config.routes[0]?.name;
+    assert.ok(routeName !== undefined);
+    route = routeName;
+    const logger = recordingLogger();
+    const metrics = new ConnectorMetrics({ processMetrics: false });
+    engine = new ReplicationEngine(config, logger, metrics.events);
+    metrics.bind(engine);
+    http = await startHttpServer({ listen: "127.0.0.1:0", engine, metrics, logger });
+    await engine.start();
+    await waitForStatus(
+      engine,
+      (st) => st.queues.length === QUEUES && st.routes.every((r) => r.state === "running"),
+    );
+  });
+  after(async () => {
+    await http?.close();
+    await engine?.stop({ drain: false });
+    a?.close();
+  });
+
+  it("the page shows the route, and its replicated count moves while messages flow", async (t) => {
+    if (!requireChromium(t)) return;
+    assert.ok(http && engine && a);
+    const browser = await openBrowser();
+    const producer = a.producer();
+    let produced = 0;
+    let batches = 0;
+    let producing = true;
+    // Messages keep flowing in the background, round robin over the queues, until told to stop.
+    const flow = (async () => {
+      while (producing) {
+        const queue = queues[batches++ % queues.length] as MessageQueue;
+        const batch = Array.from({ length: 20 }, (_, i) => ({
+          topic,
+          body: Buffer.from(`status-page-${produced + i}`),
+        }));
+        await producer.sendBatch(batch, { queue });
+        produced += batch.length;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      const { page } = browser;
+      await page.goto(http.url, { waitUntil: "load" });
+      const card = `[data-route="${route}"]`;
+      await page.waitForSelector(card, { timeout: 10_000 });
+      assert.equal(await textOf(page, `${card} [data-field="state"]`), "running");
+      assert.equal(await textOf(page, `${card} [data-field="name"]`), route);
+      assert.equal(await page.locator(`tr[data-queue-route="${route}"]`).count(), QUEUES);
+      // The number on the page moves at least twice while messages flow.
+      const count = async (): Promise<number> =>
+        Number((await textOf(page, `${card} [data-field="replicated"]`)).replace(/,/g, ""));
+      const seen = [await count()];
+      const deadline = Date.now() + 30_000;
+      while (seen.length < 3 && Date.now() < deadline) {
+        await pollsAfter(page, Number(await page.evaluate("document.body.dataset.polls")));
+        const n = await count();
+        if (n !== seen[seen.length - 1]) seen.push(n);
+      }
+      assert.equal(seen.length, 3, `replicated on the page: ${seen.join(" -> ")}`);
+      assert.ok((seen[2] ?? 0) > (seen[1] ?? 0) && (seen[1] ?? 0) > (seen[0] ?? 0), seen.join(" -> "));
+      const tps = Number((await textOf(page, `${card} [data-field="tps"]`)).replace(/,/g, ""));
+      assert.ok(tps > 0, `msg/s on the page: ${tps}`);
+      assert.notEqual(await textOf(page, `${card} [data-field="last-sync"]`), "never");
+      // A few more polls, so the screenshot (for people checking the layout) shows a chart.
+      await pollsAfter(page, Number(await page.evaluate("document.body.dataset.polls")) + 2);
+      await page.screenshot({ path: join(tmpdir(), "status-page.png"), fullPage: true });
+
+      // Once the flow stops, the page converges on exactly what was produced.
+      producing = false;
+      await flow;
+      await waitForStatus(engine, () => replicatedTotal(engine as ReplicationEngine) === produced);
+      await page.waitForFunction(
+        `document.querySelector(${JSON.stringify(`${card} [data-field="replicated"]`)}).textContent.replace(/,/g, "") === "${produced}"`,
+        undefined,
+        { timeout: 10_000 },
+      );
+    } finally {
+      producing = false;
+      await flow.catch(() => undefined);
+      await browser.close();
+    }
+  });
+
+  it("rmq-connector status --url prints the same route and queues", async () => {
+    assert.ok(http && engine);
+    const total = replicatedTotal(engine);
+    const run = await cli(["status", "--url", http.url]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, "");
+    const lines = run.stdout.split("\n");
+    assert.match(
+      lines[0] ?? "",
+      /^connector status-page-connector-\S+ {2}up \d[^ ]*( s)? {2}ready {2}\(http:/,
+    );
+    const routeRow = lines.find((l) => l.startsWith(`${route}  `));
+    assert.ok(routeRow, run.stdout);
+    const cells = routeRow.split(/\s{2,}/);
+    assert.deepEqual(cells.slice(0, 5), [
+      route,
+      "running",
+      "a -> b",
+      String(QUEUES),
+      total.toLocaleString("en-US"),
+    ]);
+    const queueRows = lines.filter((l) => l.startsWith(`${route}  ${topic}  `));
+    assert.equal(queueRows.length, QUEUES, run.stdout);
   });
 });
