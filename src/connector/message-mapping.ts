@@ -119,6 +119,23 @@ export function wouldLoop(message: MessageExt, sourceCluster: string, targetClus
 export interface PulledFrom {
   cluster: string;
   brokerName: string;
+  /** formatPosition's text up to the offset (`cluster/topic/broker/queueId/`), made once per queue. */
+  positionPrefix: string;
+}
+
+/** PulledFrom for one source queue. */
+export function pulledFrom(
+  cluster: string,
+  queue: { topic: string; brokerName: string; queueId: number },
+): PulledFrom {
+  const prefix = formatPosition({
+    cluster,
+    topic: queue.topic,
+    brokerName: queue.brokerName,
+    queueId: queue.queueId,
+    queueOffset: 0n,
+  });
+  return { cluster, brokerName: queue.brokerName, positionPrefix: prefix.slice(0, prefix.length - 1) };
 }
 
 /**
@@ -131,13 +148,8 @@ export function mapMessage(message: MessageExt, from: PulledFrom, targetTopic: s
     if (name === "TAGS" || name === "KEYS" || isDropped(name)) continue;
     properties[name] = value;
   }
-  const source = formatPosition({
-    cluster: from.cluster,
-    topic: message.topic,
-    brokerName: from.brokerName,
-    queueId: message.queueId,
-    queueOffset: message.queueOffset,
-  });
+  // Same text as formatPosition, without re-encoding the queue's parts for every message.
+  const source = from.positionPrefix + message.queueOffset.toString();
   properties[Provenance.SOURCE] = source;
   properties[Provenance.ORIGIN] = message.properties[Provenance.ORIGIN] ?? source;
   properties[Provenance.PATH] = clusterPath(message, from.cluster).join(",");

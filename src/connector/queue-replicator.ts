@@ -23,7 +23,7 @@ import { RmqError } from "../protocol/errors.js";
 import { ResponseCode } from "../protocol/codes.js";
 import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
 import type { ByteBudget } from "./byte-budget.js";
-import { mapMessage, wouldLoop } from "./message-mapping.js";
+import { mapMessage, pulledFrom, wouldLoop } from "./message-mapping.js";
 
 export interface ReplicatorSettings {
   pullBatchSize: number;
@@ -210,6 +210,7 @@ export class QueueReplicator {
   async #pullLoop(): Promise<void> {
     const { consumer, logger } = this.#deps;
     const { sourceQueue, sourceCluster, targetCluster, targetQueue, tags } = this.endpoints;
+    const from = pulledFrom(sourceCluster, sourceQueue);
     let attempt = 0;
     while (!this.#stopping() && this.progress.state === "running") {
       if (
@@ -249,20 +250,17 @@ export class QueueReplicator {
         );
       }
       this.progress.filteredMessages += result.filteredOut;
+      const items: Extract<Item, { kind: "message" }>[] = [];
+      let pulledBytes = 0;
       for (const m of result.messages) {
         if (wouldLoop(m, sourceCluster, targetCluster)) {
           this.progress.loopSkippedMessages++;
           continue;
         }
-        const message = mapMessage(
-          m,
-          { cluster: sourceCluster, brokerName: sourceQueue.brokerName },
-          targetQueue.topic,
-        );
+        const message = mapMessage(m, from, targetQueue.topic);
         const bytes = message.body.length + 256;
-        const granted = await this.#deps.budget.acquire(bytes, this.#stop.signal);
-        if (!granted) break;
-        this.#buffer.push({
+        pulledBytes += bytes;
+        items.push({
           kind: "message",
           message,
           sourceOffset: m.queueOffset,
@@ -270,17 +268,15 @@ export class QueueReplicator {
           bytes,
           storeMs: m.storeTimestamp,
         });
-        this.progress.inFlightMessages++;
-        this.progress.inFlightBytes += bytes;
-        this.progress.oldestPendingStoreMs ??= m.storeTimestamp;
       }
-      if (this.#stopping() && this.#buffer.length > 0 && result.messages.length > 0) {
-        // Stopped while waiting for budget: the rest of this pull is re-read after a restart.
-        const last = this.#buffer[this.#buffer.length - 1] as Item;
-        this.progress.pullOffset = last.nextOffset;
-        this.#wakeSend?.();
-        break;
+      // One reservation per pull: the process-wide budget bounds memory across queues.
+      if (items.length > 0 && !(await this.#deps.budget.acquire(pulledBytes, this.#stop.signal))) {
+        break; // stopping: this pull is read again after a restart (ackedOffset did not pass it)
       }
+      for (const item of items) this.#buffer.push(item);
+      this.progress.inFlightMessages += items.length;
+      this.progress.inFlightBytes += pulledBytes;
+      if (items[0]) this.progress.oldestPendingStoreMs ??= items[0].storeMs;
       if (result.nextBeginOffset !== offset)
         this.#buffer.push({ kind: "skip", nextOffset: result.nextBeginOffset });
       this.progress.pullOffset = result.nextBeginOffset;

@@ -1,0 +1,165 @@
+/** The property mapping, provenance and loop rule of docs/replication.md, on decoded messages. */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  Provenance,
+  formatPosition,
+  mapMessage,
+  parsePosition,
+  pulledFrom,
+  wouldLoop,
+} from "../../src/connector/message-mapping.js";
+import { decodeStoredMessages, encodeStoredMessage } from "../../src/protocol/message.js";
+import { encodeProperties } from "../../src/protocol/properties.js";
+import { mapQueue } from "../../src/connector/queue-mapping.js";
+import { ByteBudget } from "../../src/connector/byte-budget.js";
+
+function stored(properties: Record<string, string>, sysFlag = 0, body = Buffer.from("payload")) {
+  const bytes = encodeStoredMessage({
+    topic: "orders",
+    queueId: 3,
+    flag: 7,
+    queueOffset: 41n,
+    commitLogOffset: 1000n,
+    sysFlag,
+    bornTimestamp: 1_700_000_000_000,
+    bornHost: "10.0.0.1:5000",
+    storeTimestamp: 1_700_000_000_050,
+    storeHost: "10.0.0.2:10911",
+    reconsumeTimes: 0,
+    preparedTransactionOffset: 0n,
+    storedBody: body,
+    properties: encodeProperties(properties),
+  });
+  const [m] = decodeStoredMessages(bytes, { decompress: false });
+  assert.ok(m);
+  return m;
+}
+
+describe("mapMessage", () => {
+  const from = pulledFrom("east", { topic: "orders", brokerName: "broker-a", queueId: 3 });
+
+  it("keeps body, flag, born time, tags, keys, id and user properties; drops broker, timer and transaction ones", () => {
+    const m = stored({
+      TAGS: "TagA",
+      KEYS: "k1 k2",
+      UNIQ_KEY: "ABCDEF",
+      CLUSTER: "east-cluster",
+      MSG_REGION: "DefaultRegion",
+      TRACE_ON: "true",
+      MIN_OFFSET: "0",
+      MAX_OFFSET: "42",
+      DELAY: "3",
+      TIMER_DELIVER_MS: "1",
+      TIMER_OUT_MS: "2",
+      TRAN_MSG: "true",
+      PGROUP: "pg",
+      région: "Zürich",
+    });
+    const out = mapMessage(m, from, "orders_dr");
+    assert.equal(out.topic, "orders_dr");
+    assert.equal(out.body.toString(), "payload");
+    assert.equal(out.flag, 7);
+    assert.equal(out.bornTimestamp, 1_700_000_000_000);
+    assert.equal(out.tags, "TagA");
+    assert.equal(out.keys, "k1 k2");
+    assert.deepEqual(
+      Object.keys(out.properties ?? {}).sort(),
+      [
+        Provenance.ORIGIN,
+        Provenance.PATH,
+        Provenance.SOURCE,
+        Provenance.SOURCE_STORE_MS,
+        "UNIQ_KEY",
+        "région",
+      ].sort(),
+    );
+    assert.equal(out.properties?.["UNIQ_KEY"], "ABCDEF");
+    assert.equal(out.compressionSysFlag, 0);
+  });
+
+  it("writes provenance: source position, first origin, cluster path and source store time", () => {
+    const out = mapMessage(stored({}), from, "t");
+    assert.equal(out.properties?.[Provenance.SOURCE], "east/orders/broker-a/3/41");
+    assert.equal(
+      out.properties?.[Provenance.SOURCE],
+      formatPosition({
+        cluster: "east",
+        topic: "orders",
+        brokerName: "broker-a",
+        queueId: 3,
+        queueOffset: 41n,
+      }),
+    );
+    assert.equal(out.properties?.[Provenance.ORIGIN], "east/orders/broker-a/3/41");
+    assert.equal(out.properties?.[Provenance.PATH], "east");
+    assert.equal(out.properties?.[Provenance.SOURCE_STORE_MS], "1700000000050");
+    const second = mapMessage(
+      stored({ [Provenance.ORIGIN]: "west/x/b/0/9", [Provenance.PATH]: "west" }),
+      from,
+      "t",
+    );
+    assert.equal(second.properties?.[Provenance.ORIGIN], "west/x/b/0/9", "the first origin is kept");
+    assert.equal(second.properties?.[Provenance.PATH], "west,east");
+  });
+
+  it("encodes position parts so names with separators round-trip", () => {
+    const p = {
+      cluster: "a/b",
+      topic: "%RETRY%g",
+      brokerName: "b 1",
+      queueId: 2,
+      queueOffset: 12345678901234n,
+    };
+    assert.deepEqual(parsePosition(formatPosition(p)), p);
+    assert.equal(parsePosition("not/a/position"), undefined);
+  });
+
+  it("passes compression bits through for a compressed body, and nothing else of sysFlag", () => {
+    // COMPRESSED | ZLIB type (3 << 8) | MULTI_TAGS | COMMIT transaction type
+    const out = mapMessage(stored({}, 0x1 | 0x300 | 0x2 | 0x8), from, "t");
+    assert.equal(out.compressionSysFlag, 0x301);
+  });
+
+  it("detects loops from the cluster path and the cluster read from", () => {
+    assert.equal(wouldLoop(stored({}), "east", "west"), false);
+    assert.equal(wouldLoop(stored({ [Provenance.PATH]: "west" }), "east", "west"), true);
+    assert.equal(wouldLoop(stored({}), "east", "east"), true);
+  });
+});
+
+describe("mapQueue", () => {
+  const q = (brokerName: string, queueId: number) => ({ topic: "t", brokerName, queueId });
+  it("maps the i-th source queue to the i-th target queue when counts match, else modulo", () => {
+    const source = [q("a", 1), q("a", 0), q("b", 0), q("b", 1)];
+    const same = [q("x", 0), q("x", 1), q("x", 2), q("x", 3)];
+    assert.deepEqual(mapQueue(q("b", 0), source, same), q("x", 2));
+    const fewer = [q("x", 1), q("x", 0)];
+    assert.deepEqual(mapQueue(q("b", 1), source, fewer), q("x", 1));
+    assert.deepEqual(mapQueue(q("b", 0), source, fewer), q("x", 0));
+  });
+});
+
+describe("ByteBudget", () => {
+  it("waits while spent, lets one oversized request through alone, and gives up on abort", async () => {
+    const budget = new ByteBudget(100);
+    assert.equal(await budget.acquire(80), true);
+    let second = false;
+    const waiting = budget.acquire(50).then((ok) => (second = ok));
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(second, false);
+    budget.release(80);
+    await waiting;
+    assert.equal(second, true);
+    budget.release(50);
+    assert.equal(
+      await budget.acquire(500),
+      true,
+      "a request larger than the budget passes when nothing else is held",
+    );
+    const controller = new AbortController();
+    const blocked = budget.acquire(10, controller.signal);
+    controller.abort();
+    assert.equal(await blocked, false);
+  });
+});
