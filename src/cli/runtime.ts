@@ -1,17 +1,9 @@
 /**
- * What `run` and `demo` share: loading the config file into what the engine reads, the
- * structured logger, and the two-stage shutdown on signals.
+ * What `run` and `demo` share: the structured logger and the two-stage shutdown on signals.
  */
 import { pino } from "pino";
 import type { Logger } from "../client/logger.js";
-import { loadConfig } from "../config/index.js";
-import type { EngineConfig } from "../connector/engine-config.js";
 import type { ReplicationEngine } from "../connector/engine.js";
-
-/** Loads and validates a config file; throws ConfigError listing every problem. */
-export async function loadConnectorConfig(path: string): Promise<EngineConfig> {
-  return loadConfig(path);
-}
 
 /**
  * JSON logs, one object per line, with stable field names (cluster, broker, topic, queueId,

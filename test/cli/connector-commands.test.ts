@@ -69,6 +69,7 @@ routes:
   - from: { cluster: east, topic: ${topic} }
     to: { cluster: west, topic: ${topic}_dr }
     start: earliest
+metrics: { listen: "127.0.0.1:0" }
 ${extra}`,
     );
     return path;

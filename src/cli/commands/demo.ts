@@ -14,7 +14,10 @@ import { ReplicationEngine, type EngineStatus } from "../../connector/engine.js"
 import { startSandbox } from "../../sandbox/index.js";
 import type { Command } from "../command.js";
 import { parseDuration } from "../durations.js";
-import { loadConnectorConfig, createLogger } from "../runtime.js";
+import { loadConfig } from "../../config/index.js";
+import { ConnectorMetrics } from "../../observability/metrics.js";
+import { readyErrorWindowFor, startHttpServer } from "../../observability/http-server.js";
+import { createLogger } from "../runtime.js";
 
 const HELP = `Usage: rmq-connector demo [--rate N] [--duration D] [--version V]
 
@@ -106,6 +109,7 @@ export const demoCommand: Command = {
     const dir = mkdtempSync(join(tmpdir(), "rmq-demo-"));
     const configPath = join(dir, "connector.yaml");
     let engine: ReplicationEngine | undefined;
+    let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
     const source = new RocketMQClient({ namesrv: east.namesrv });
     const keepAlive = setInterval(() => undefined, 1 << 30);
     try {
@@ -115,9 +119,24 @@ export const demoCommand: Command = {
       writeFileSync(configPath, demoConfigYaml(east.namesrv, west.namesrv));
       say(`demo: config written to ${configPath}:`);
       say(demoConfigYaml(east.namesrv, west.namesrv).replace(/^/gm, "  | ").trimEnd());
-      const config = await loadConnectorConfig(configPath);
-      engine = new ReplicationEngine(config, logger);
+      const config = await loadConfig(configPath);
+      const metrics = new ConnectorMetrics({ name: config.name });
+      engine = new ReplicationEngine(config, logger, metrics.events);
+      metrics.bind(engine);
+      const serve = (listen: string): ReturnType<typeof startHttpServer> =>
+        startHttpServer({
+          listen,
+          engine: engine as ReplicationEngine,
+          metrics,
+          logger,
+          readyErrorWindowMs: readyErrorWindowFor(config),
+        });
+      // The usual port may be taken (another connector, an earlier demo): then any free one.
+      http = await serve(config.metrics.listen).catch(() => serve("127.0.0.1:0"));
       await engine.start();
+      say(
+        `demo: status page http://${http.address.host}:${http.address.port}/  (Prometheus metrics at /metrics, JSON at /api/status)`,
+      );
       say(`demo: replicating; producing ${rate} msg/s into east. Ctrl-C to stop.`);
       // --duration counts from here: starting the JVMs can take long on a busy machine.
       if (durationMs !== undefined) setTimeout(stopAfter, durationMs).unref();
@@ -132,6 +151,7 @@ export const demoCommand: Command = {
       clearInterval(keepAlive);
       source.close();
       await engine?.stop({ drain: false });
+      await http?.close();
       await sandbox.stop();
       if (values["keep-config"]) say(`demo: config kept at ${configPath}`);
       else rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { RocketMQClient } from "../../client/rocketmq-client.js";
 import { planRoute } from "../../connector/route-resolver.js";
 import type { Command } from "../command.js";
-import { loadConnectorConfig } from "../runtime.js";
+import { loadConfig } from "../../config/index.js";
 
 const HELP = `Usage: rmq-connector plan --config FILE [--json]
 
@@ -38,7 +38,7 @@ export const planCommand: Command = {
       return 0;
     }
     if (values.config === undefined) throw new Error("--config FILE is required");
-    const config = await loadConnectorConfig(values.config);
+    const config = await loadConfig(values.config);
     const clients = new Map<string, RocketMQClient>();
     const client = (name: string): RocketMQClient => {
       let c = clients.get(name);
