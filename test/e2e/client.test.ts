@@ -160,8 +160,10 @@ describe("client against a real broker", () => {
     const consumer = client.pullConsumer({ group: GROUP });
     const seen: string[] = [];
     let next = 0n;
-    for (let i = 0; i < 20 && next < BigInt(tags.length); i++) {
-      const r = await consumer.pull({ queue, offset: next, tags: "TagA || TagB", suspendTimeoutMs: 0 });
+    // Long polls: the broker indexes stored messages asynchronously, so they may show a moment later.
+    const deadline = Date.now() + 20_000;
+    while (next < BigInt(tags.length) && Date.now() < deadline) {
+      const r = await consumer.pull({ queue, offset: next, tags: "TagA || TagB", suspendTimeoutMs: 1000 });
       seen.push(...r.messages.map((m) => m.body?.toString() ?? ""));
       next = r.nextBeginOffset;
     }
@@ -281,7 +283,7 @@ describe("client against a real broker", () => {
         .send({ topic: queue.topic, body: Buffer.from("over TLS") }, { queue });
       const r = await secure
         .pullConsumer({ group: GROUP })
-        .pull({ queue, offset: sent.queueOffset, suspendTimeoutMs: 0 });
+        .pull({ queue, offset: sent.queueOffset, suspendTimeoutMs: 5000 });
       assert.equal(r.messages[0]?.body?.toString(), "over TLS");
     } finally {
       secure.close();
