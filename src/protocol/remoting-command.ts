@@ -58,9 +58,21 @@ export function toExtFields(header: object): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(header)) {
     if (value === undefined || value === null) continue;
-    out[key] = String(value);
+    setField(out, key, String(value));
   }
   return out;
+}
+
+/**
+ * Sets an ext field as an own property. A peer may send any key, and plain assignment of
+ * "__proto__" would replace the object's prototype instead of adding the field.
+ */
+function setField(fields: Record<string, string>, key: string, value: string): void {
+  if (key === "__proto__") {
+    Object.defineProperty(fields, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    fields[key] = value;
+  }
 }
 
 /** Encodes a whole frame (length prefix, header info, JSON header, body). */
@@ -159,7 +171,7 @@ function decodeJsonHeader(header: Buffer): RemotingCommand {
     if (typeof ext !== "object" || Array.isArray(ext))
       throw new ProtocolError("JSON header extFields is not an object");
     for (const [k, v] of Object.entries(ext)) {
-      if (v !== null) extFields[k] = typeof v === "string" ? v : JSON.stringify(v);
+      if (v !== null) setField(extFields, k, typeof v === "string" ? v : JSON.stringify(v));
     }
   }
   const remark = parsed["remark"];
@@ -212,7 +224,7 @@ function decodeBinaryHeader(h: Buffer): RemotingCommand {
     pos += 4;
     if (valueLength < 0 || pos + valueLength > extEnd)
       throw new ProtocolError("ROCKETMQ header ext value overruns the header");
-    extFields[key] = h.toString("utf8", pos, pos + valueLength);
+    setField(extFields, key, h.toString("utf8", pos, pos + valueLength));
     pos += valueLength;
   }
   return {

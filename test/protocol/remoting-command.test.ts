@@ -210,3 +210,28 @@ test("round trip of arbitrary commands through both header encodings", () => {
     { numRuns: 500 },
   );
 });
+
+test('an ext field named "__proto__" stays a field in both encodings (found by the property above)', () => {
+  const extFields: Record<string, string> = {};
+  Object.defineProperty(extFields, "__proto__", {
+    value: "x",
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+  const c = {
+    code: 0,
+    language: "JAVA",
+    version: 0,
+    opaque: 0,
+    flag: 0,
+    remark: undefined,
+    extFields,
+    body: undefined,
+  };
+  for (const encode of [encodeCommand, encodeCommandBinary]) {
+    const decoded = decodeCommand(encode(c).subarray(4));
+    assert.deepEqual(decoded.extFields, extFields);
+    assert.equal(Object.getPrototypeOf(decoded.extFields), Object.prototype);
+  }
+});
