@@ -17,6 +17,7 @@ import {
   replicatedTotal,
   testConfig,
   waitForStatus,
+  useReplicationClusters,
 } from "../helpers/replication.js";
 
 const INTERVAL_MS = 200;
@@ -33,31 +34,12 @@ function probeOf(engine: ReplicationEngine, route: string): ProbeStatus {
 }
 
 describe("heartbeat probes", () => {
-  const sandbox = useSandbox(2);
+  const env = useReplicationClusters();
+  const { startEngine } = env;
   let a: RocketMQClient;
   let b: RocketMQClient;
   let clusters: Record<string, string>;
-  const engines: ReplicationEngine[] = [];
-
-  before(async () => {
-    const [ca, cb] = await sandbox.clusters();
-    assert.ok(ca && cb);
-    clusters = { a: ca.namesrv, b: cb.namesrv };
-    a = new RocketMQClient({ namesrv: ca.namesrv });
-    b = new RocketMQClient({ namesrv: cb.namesrv });
-  });
-  after(async () => {
-    await Promise.all(engines.map((e) => e.stop({ drain: false })));
-    a?.close();
-    b?.close();
-  });
-
-  async function startEngine(config: ReturnType<typeof testConfig>): Promise<ReplicationEngine> {
-    const engine = new ReplicationEngine(config, recordingLogger());
-    engines.push(engine);
-    await engine.start();
-    return engine;
-  }
+  before(() => ({ a, b, clusters } = env.clients()));
 
   it("moves every interval with no user traffic, and never reaches the user topic", async () => {
     const topic = uniqueName("probe-idle");

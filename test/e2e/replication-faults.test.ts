@@ -2,7 +2,7 @@
  * Replication when things go wrong: a message the target refuses for good, and a target broker
  * restarted mid-stream.
  */
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
@@ -14,6 +14,7 @@ import {
   replicatedTotal,
   testConfig,
   waitForStatus,
+  useReplicationClusters,
 } from "../helpers/replication.js";
 
 /**
@@ -28,24 +29,12 @@ function poisonProperties(): Record<string, string> {
 }
 
 describe("replication faults", () => {
-  const sandbox = useSandbox(2);
+  const env = useReplicationClusters();
+  const { startEngine } = env;
   let a: RocketMQClient;
   let b: RocketMQClient;
   let clusters: Record<string, string>;
-  const engines: ReplicationEngine[] = [];
-
-  before(async () => {
-    const [ca, cb] = await sandbox.clusters();
-    assert.ok(ca && cb);
-    clusters = { a: ca.namesrv, b: cb.namesrv };
-    a = new RocketMQClient({ namesrv: ca.namesrv });
-    b = new RocketMQClient({ namesrv: cb.namesrv });
-  });
-  after(async () => {
-    await Promise.all(engines.map((e) => e.stop({ drain: false })));
-    a?.close();
-    b?.close();
-  });
+  before(() => ({ a, b, clusters } = env.clients()));
 
   async function setup(prefix: string): Promise<{ topic: string; queues: MessageQueue[] }> {
     const topic = uniqueName(prefix);
@@ -65,12 +54,7 @@ describe("replication faults", () => {
 
   it("stops a queue at a message the target refuses for good, naming topic, queue and offset", async () => {
     const { topic } = await setup("poison");
-    const engine = new ReplicationEngine(
-      testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }]),
-      recordingLogger(),
-    );
-    engines.push(engine);
-    await engine.start();
+    const engine = await startEngine(testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }]));
     await waitForStatus(
       engine,
       (s) => s.queues.some((q) => q.state === "failed") && replicatedTotal(engine) >= 8,
@@ -98,12 +82,9 @@ describe("replication faults", () => {
   it("sends a refused message to the route's dead-letter topic and goes on", async () => {
     const { topic } = await setup("deadletter");
     const dlq = `${topic}-dlq`;
-    const engine = new ReplicationEngine(
+    const engine = await startEngine(
       testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic, deadLetterTopic: dlq }]),
-      recordingLogger(),
     );
-    engines.push(engine);
-    await engine.start();
     await waitForStatus(engine, () => replicatedTotal(engine) >= 11);
     const q0 = engine.status().queues.find((q) => q.queueId === 0);
     assert.equal(q0?.deadLetteredMessages, 1);

@@ -2,52 +2,28 @@
  * Replication between two real RocketMQ clusters: nothing lost, order per queue kept, bytes and
  * metadata unchanged, filters and routes honoured, progress resumed, no loops.
  */
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
-import { ReplicationEngine } from "../../src/connector/engine.js";
 import { Provenance, parsePosition } from "../../src/connector/message-mapping.js";
-import { useSandbox, uniqueName } from "../helpers/sandbox.js";
+import { uniqueName } from "../helpers/sandbox.js";
 import {
   readTopic,
-  recordingLogger,
   replicatedTotal,
   testConfig,
   waitForStatus,
+  useReplicationClusters,
 } from "../helpers/replication.js";
 
 describe("replication A -> B", () => {
-  const sandbox = useSandbox(2);
+  const env = useReplicationClusters();
+  const { sandbox, startEngine } = env;
   let a: RocketMQClient;
   let b: RocketMQClient;
   let clusters: Record<string, string>;
-  const engines: ReplicationEngine[] = [];
-
-  before(async () => {
-    const [ca, cb] = await sandbox.clusters();
-    assert.ok(ca && cb);
-    clusters = { a: ca.namesrv, b: cb.namesrv };
-    a = new RocketMQClient({ namesrv: ca.namesrv });
-    b = new RocketMQClient({ namesrv: cb.namesrv });
-  });
-  after(async () => {
-    await Promise.all(engines.map((e) => e.stop({ drain: false })));
-    a?.close();
-    b?.close();
-  });
-
-  async function startEngine(
-    name: string,
-    config: ReturnType<typeof testConfig>,
-  ): Promise<ReplicationEngine> {
-    const engine = new ReplicationEngine(config, recordingLogger());
-    engines.push(engine);
-    await engine.start();
-    void name;
-    return engine;
-  }
+  before(() => ({ a, b, clusters } = env.clients()));
 
   async function sourceTopic(
     prefix: string,
@@ -122,10 +98,7 @@ describe("replication A -> B", () => {
         sent.set(queue.queueId, list);
       }),
     );
-    const engine = await startEngine(
-      "fidelity",
-      testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }]),
-    );
+    const engine = await startEngine(testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }]));
     const total = queues.length * perQueue;
     await waitForStatus(engine, () => replicatedTotal(engine) >= total);
     const got = await readTopic(b, topic, { expected: total });
@@ -173,10 +146,7 @@ describe("replication A -> B", () => {
       await a
         .producer()
         .send({ topic, body: Buffer.from(`p${i}`) }, { queue: queues[i % 2] as MessageQueue });
-    const engine = await startEngine(
-      "progress",
-      testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }]),
-    );
+    const engine = await startEngine(testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }]));
     await waitForStatus(
       engine,
       (s) => s.queues.length === 2 && s.queues.every((q) => q.committedOffset === 3n),
@@ -220,10 +190,7 @@ describe("replication A -> B", () => {
     ]);
     const bornAt = Date.now() - 60_000;
     await a.producer().send({ topic, body: Buffer.from("small"), bornTimestamp: bornAt }, { queue });
-    const engine = await startEngine(
-      "compressed",
-      testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }]),
-    );
+    const engine = await startEngine(testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }]));
     await waitForStatus(engine, () => replicatedTotal(engine) >= 2);
     const got = (await readTopic(b, topic, { expected: 2 })).get(0) ?? [];
     assert.equal(got.length, 2);
@@ -245,7 +212,6 @@ describe("replication A -> B", () => {
       );
     }
     const engine = await startEngine(
-      "tags",
       testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic, tags: "TagA || TagC" }]),
     );
     await waitForStatus(engine, (s) => s.queues.length === 2 && s.queues.every((q) => q.ackedOffset === 15n));
@@ -260,7 +226,6 @@ describe("replication A -> B", () => {
     await a.admin.createTopic({ topic: first, queueNums: 2 });
     await a.producer().send({ topic: first, body: Buffer.from("first") });
     const engine = await startEngine(
-      "regex",
       testConfig(uniqueName("c"), clusters, [
         { from: "a", to: "b", topic: new RegExp(`^${prefix}-.*`), targetTopic: (t) => `east_${t}` },
       ]),
@@ -293,7 +258,7 @@ describe("replication A -> B", () => {
     const config = testConfig(uniqueName("c"), clusters, [
       { from: "a", to: "b", topic, start: { kind: "latest" } },
     ]);
-    const engine = await startEngine("latest", config);
+    const engine = await startEngine(config);
     await waitForStatus(engine, (s) => s.queues.length === 2);
     assert.deepEqual(
       await Promise.all(queues.map((q) => a.admin.queryConsumerOffset(engine.group, q))),
@@ -319,7 +284,6 @@ describe("replication A -> B", () => {
     await new Promise((r) => setTimeout(r, 50));
     for (let i = 0; i < 3; i++) await producer.send({ topic, body: Buffer.from(`after-${i}`) }, { queue });
     const engine = await startEngine(
-      "ts",
       testConfig(uniqueName("c"), clusters, [
         { from: "a", to: "b", topic, start: { kind: "timestamp", timestampMs: at } },
       ]),
@@ -334,7 +298,7 @@ describe("replication A -> B", () => {
     const producer = a.producer();
     const name = uniqueName("c");
     const config = testConfig(name, clusters, [{ from: "a", to: "b", topic, start: { kind: "latest" } }]);
-    const first = await startEngine("resume1", config);
+    const first = await startEngine(config);
     await waitForStatus(first, (s) => s.queues.length === 4);
     for (let i = 0; i < 40; i++)
       await producer.send({ topic, body: Buffer.from(`one-${i}`) }, { queue: queues[i % 4] as MessageQueue });
@@ -344,7 +308,6 @@ describe("replication A -> B", () => {
     for (let i = 0; i < 40; i++)
       await producer.send({ topic, body: Buffer.from(`two-${i}`) }, { queue: queues[i % 4] as MessageQueue });
     const second = await startEngine(
-      "resume2",
       testConfig(name, clusters, [{ from: "a", to: "b", topic, start: { kind: "latest" } }]),
     );
     await waitForStatus(second, () => replicatedTotal(second) >= 40);
@@ -363,7 +326,6 @@ describe("replication A -> B", () => {
     await a.admin.createTopic({ topic, queueNums: 2 });
     await b.admin.createTopic({ topic, queueNums: 2 });
     const engine = await startEngine(
-      "bidi",
       testConfig(uniqueName("c"), clusters, [
         { from: "a", to: "b", topic },
         { from: "b", to: "a", topic },

@@ -2,11 +2,14 @@
  * Helpers for replication tests: a fast engine configuration, a logger that keeps what it was
  * told, and readers that drain a topic per queue with a bounded wait.
  */
+import { after, before } from "node:test";
+import assert from "node:assert/strict";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
+import { useSandbox, type TestSandbox } from "./sandbox.js";
 import type { Logger } from "../../src/client/logger.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import type { EngineConfig, EngineRoute } from "../../src/connector/engine-config.js";
-import type { ReplicationEngine } from "../../src/connector/engine.js";
+import { ReplicationEngine } from "../../src/connector/engine.js";
 import type { MessageExt } from "../../src/protocol/message.js";
 
 /** A logger that records entries (for assertions) and prints errors when RMQ_TEST_LOG is set. */
@@ -151,4 +154,56 @@ export async function waitForStatus(
 /** Total messages replicated by the engine so far. */
 export function replicatedTotal(engine: ReplicationEngine): number {
   return engine.status().queues.reduce((n, q) => n + q.replicatedMessages, 0);
+}
+
+/** Two clusters A and B with a client each, and engines that are stopped when the suite ends. */
+export interface ReplicationClusters {
+  sandbox: TestSandbox;
+  /** Clients and namesrv addresses; available from the suite's `before` hooks on. */
+  clients(): { a: RocketMQClient; b: RocketMQClient; clusters: Record<string, string> };
+  /** Starts an engine (stopped without draining after the suite). */
+  startEngine(config: EngineConfig): Promise<ReplicationEngine>;
+  /** Stops `engine` after the suite. */
+  track(engine: ReplicationEngine): ReplicationEngine;
+}
+
+/**
+ * The shared setup of replication suites: two shared sandbox clusters "a" and "b", a client
+ * for each, and teardown of every engine the suite started. Call inside `describe`.
+ */
+export function useReplicationClusters(): ReplicationClusters {
+  const sandbox = useSandbox(2);
+  const engines: ReplicationEngine[] = [];
+  let current: { a: RocketMQClient; b: RocketMQClient; clusters: Record<string, string> } | undefined;
+  before(async () => {
+    const [ca, cb] = await sandbox.clusters();
+    assert.ok(ca && cb);
+    current = {
+      a: new RocketMQClient({ namesrv: ca.namesrv }),
+      b: new RocketMQClient({ namesrv: cb.namesrv }),
+      clusters: { a: ca.namesrv, b: cb.namesrv },
+    };
+  });
+  after(async () => {
+    await Promise.all(engines.map((e) => e.stop({ drain: false })));
+    current?.a.close();
+    current?.b.close();
+  });
+  const track = (engine: ReplicationEngine): ReplicationEngine => {
+    engines.push(engine);
+    return engine;
+  };
+  return {
+    sandbox,
+    clients() {
+      assert.ok(current, "clients() is available from the suite's before hooks on");
+      return current;
+    },
+    async startEngine(config) {
+      const engine = track(new ReplicationEngine(config, recordingLogger()));
+      await engine.start();
+      return engine;
+    },
+    track,
+  };
 }
