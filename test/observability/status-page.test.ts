@@ -399,7 +399,7 @@ describe("status page and status command against a running connector (real clust
     const lines = run.stdout.split("\n");
     assert.match(
       lines[0] ?? "",
-      /^connector status-page-connector-\S+ {2}up \d[^ ]*( s)? {2}ready {2}\(http:/,
+      /^connector status-page-connector-\S+ {2}up \d[^ ]*( m?s)? {2}ready {2}\(http:/,
     );
     const routeRow = lines.find((l) => l.startsWith(`${route}  `));
     assert.ok(routeRow, run.stdout);
