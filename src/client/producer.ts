@@ -14,7 +14,7 @@ import {
 } from "../protocol/headers/send-message.js";
 import { encodeBatchBody } from "../protocol/message-batch.js";
 import { createUniqueId } from "../protocol/message-id.js";
-import { MessageConst, encodeProperties } from "../protocol/properties.js";
+import { MessageConst, encodeProperty } from "../protocol/properties.js";
 import { expectCodes } from "./broker-call.js";
 import { requestQueueBroker, type ClientContext } from "./context.js";
 import type { CallOptions } from "./name-server.js";
@@ -102,9 +102,9 @@ export class Producer {
     const queue = await this.#pickQueue(topic, options);
     const uniqKeys: string[] = [];
     const encoded = messages.map((m) => {
-      const properties = messageProperties(m);
-      uniqKeys.push(properties[MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] as string);
-      return { flag: m.flag ?? 0, body: m.body, properties: encodeProperties(properties) };
+      const { text, uniqKey } = encodeMessageProperties(m);
+      uniqKeys.push(uniqKey);
+      return { flag: m.flag ?? 0, body: m.body, properties: text };
     });
     const first = messages[0] as Message;
     const sysFlag = (first.compressionSysFlag ?? 0) & COMPRESSION_BITS;
@@ -170,13 +170,38 @@ export class Producer {
 }
 
 /** The wire properties of a message: user properties, then TAGS, KEYS and a UNIQ_KEY. */
-function messageProperties(m: Message): Record<string, string> {
-  const properties: Record<string, string> = { ...(m.properties ?? {}) };
-  if (m.tags !== undefined && m.tags !== "") properties[MessageConst.PROPERTY_TAGS] = m.tags;
-  if (m.keys !== undefined) {
-    const keys = typeof m.keys === "string" ? m.keys : m.keys.join(" ");
-    if (keys !== "") properties[MessageConst.PROPERTY_KEYS] = keys;
+/**
+ * The encoded properties of `m` and its UNIQ_KEY, in one pass: its own properties in their order
+ * (TAGS and KEYS taking `m.tags` / `m.keys` when those are set), then TAGS and KEYS if not among
+ * them, then a new UNIQ_KEY if it has none. Throws InvalidPropertyError.
+ */
+function encodeMessageProperties(m: Message): { text: string; uniqKey: string } {
+  const TAGS = MessageConst.PROPERTY_TAGS;
+  const KEYS = MessageConst.PROPERTY_KEYS;
+  const UNIQ = MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX;
+  let tags = m.tags !== undefined && m.tags !== "" ? m.tags : undefined;
+  const joined = m.keys === undefined ? undefined : typeof m.keys === "string" ? m.keys : m.keys.join(" ");
+  let keys = joined !== undefined && joined !== "" ? joined : undefined;
+  let uniqKey: string | undefined;
+  let text = "";
+  for (const [name, own] of Object.entries(m.properties ?? {})) {
+    let value: string | undefined = own;
+    if (name === TAGS && tags !== undefined) {
+      value = tags;
+      tags = undefined;
+    } else if (name === KEYS && keys !== undefined) {
+      value = keys;
+      keys = undefined;
+    } else if (name === UNIQ && value !== undefined) {
+      uniqKey = value;
+    }
+    if (value !== undefined) text += encodeProperty(name, value);
   }
-  properties[MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX] ??= createUniqueId();
-  return properties;
+  if (tags !== undefined) text += encodeProperty(TAGS, tags);
+  if (keys !== undefined) text += encodeProperty(KEYS, keys);
+  if (uniqKey === undefined) {
+    uniqKey = createUniqueId();
+    text += encodeProperty(UNIQ, uniqKey);
+  }
+  return { text, uniqKey };
 }

@@ -38,6 +38,11 @@ export interface PullOptions extends CallOptions {
   suspendTimeoutMs?: number;
   /** Let the broker store this consumer offset for the group with the pull (COMMIT_OFFSET). */
   commitOffset?: bigint;
+  /**
+   * Inflate zlib bodies into `body` (default true). A caller that forwards `storedBody` as it is
+   * (the connector passes compressed bodies through) skips the work with false.
+   */
+  decompress?: boolean;
 }
 
 export interface PullResult {
@@ -116,7 +121,7 @@ export class PullConsumer {
     let messages: MessageExt[] = [];
     let filteredOut = 0;
     if (status === "FOUND" && response.body && response.body.length > 0) {
-      const all = decodeStoredMessages(response.body);
+      const all = decodeStoredMessages(response.body, { decompress: options.decompress ?? true });
       messages = "all" in parsed ? all : all.filter((m) => tagMatches(parsed, m.tags));
       filteredOut = all.length - messages.length;
     }

@@ -231,6 +231,8 @@ export class QueueReplicator {
           maxMessages: this.#settings.pullBatchSize,
           suspendTimeoutMs: this.#settings.suspendTimeoutMs,
           signal: this.#stop.signal,
+          // Compressed bodies pass through compressed (mapMessage sends storedBody).
+          decompress: false,
         });
         this.progress.pulls++;
         attempt = 0;

@@ -16,7 +16,12 @@
  * The request header's sysFlag applies to every inner message; inner properties are only their own.
  */
 import { ProtocolError } from "./errors.js";
-import { decodeProperties, encodePropertiesBytes } from "./properties.js";
+import {
+  decodeProperties,
+  encodeProperties,
+  MAX_PROPERTIES_BYTES,
+  PropertiesTooLongError,
+} from "./properties.js";
 
 /** One message of a batch: what survives into the batch body. */
 export interface BatchMessage {
@@ -45,28 +50,37 @@ export const BATCH_RECORD_OVERHEAD = 22;
  * ProtocolError for a flag that is not an int32.
  */
 export function encodeBatchBody(messages: readonly BatchMessage[]): Buffer {
-  const parts: Buffer[] = [];
+  // Sized first, then written into one buffer: a batch is built for every send of the
+  // replication hot path, and per-record buffers plus a concat cost more than the bytes.
+  const texts: string[] = [];
+  const propsLengths: number[] = [];
+  let total = 0;
   for (const [i, msg] of messages.entries()) {
     if (!Number.isInteger(msg.flag) || msg.flag < -0x80000000 || msg.flag > 0x7fffffff) {
       throw new ProtocolError(`batch message #${i}: flag ${msg.flag} is not an int32`);
     }
-    const props = encodePropertiesBytes(msg.properties);
-    const head = Buffer.alloc(20);
-    head.writeInt32BE(BATCH_RECORD_OVERHEAD + msg.body.length + props.length, 0);
-    head.writeInt32BE(0, 4);
-    head.writeInt32BE(0, 8);
-    head.writeInt32BE(msg.flag, 12);
-    head.writeInt32BE(msg.body.length, 16);
-    const propsLength = Buffer.alloc(2);
-    propsLength.writeInt16BE(props.length, 0);
-    parts.push(
-      head,
-      Buffer.from(msg.body.buffer, msg.body.byteOffset, msg.body.byteLength),
-      propsLength,
-      props,
-    );
+    const text = typeof msg.properties === "string" ? msg.properties : encodeProperties(msg.properties);
+    const propsLength = Buffer.byteLength(text, "utf8");
+    if (propsLength > MAX_PROPERTIES_BYTES) throw new PropertiesTooLongError(propsLength);
+    texts.push(text);
+    propsLengths.push(propsLength);
+    total += BATCH_RECORD_OVERHEAD + msg.body.length + propsLength;
   }
-  return Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(total);
+  let pos = 0;
+  for (const [i, msg] of messages.entries()) {
+    const propsLength = propsLengths[i] as number;
+    pos = out.writeInt32BE(BATCH_RECORD_OVERHEAD + msg.body.length + propsLength, pos);
+    pos = out.writeInt32BE(0, pos); // MAGICCODE
+    pos = out.writeInt32BE(0, pos); // BODYCRC
+    pos = out.writeInt32BE(msg.flag, pos);
+    pos = out.writeInt32BE(msg.body.length, pos);
+    out.set(msg.body, pos);
+    pos += msg.body.length;
+    pos = out.writeInt16BE(propsLength, pos);
+    pos += out.write(texts[i] as string, pos, "utf8");
+  }
+  return out;
 }
 
 /**

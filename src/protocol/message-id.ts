@@ -114,14 +114,26 @@ export function parseAddress(address: string): { ip: Buffer; port: number } {
 
 /** Builds an offsetMsgId from the store host's address bytes, its port and the commit-log offset. */
 export function createOffsetMsgId(storeHostIp: Uint8Array, port: number, commitLogOffset: bigint): string {
-  // Built as text: this runs for every pulled message, and a Buffer per call (Buffer.alloc is
-  // never pooled) was a measurable share of the pull path's CPU and of its external memory.
-  // Same bytes as Java: ip, int32 port, int64 offset, big-endian, upper-case hex.
+  return offsetMsgIdWithPrefix(offsetMsgIdPrefix(storeHostIp, port), commitLogOffset);
+}
+
+/**
+ * The store-host part of an offsetMsgId (address bytes and int32 port, upper-case hex). Records
+ * of one pull share it, so a decoder makes it once and adds each offset with
+ * offsetMsgIdWithPrefix.
+ */
+export function offsetMsgIdPrefix(storeHostIp: Uint8Array, port: number): string {
+  // Built as text: a Buffer per call (Buffer.alloc is never pooled) was a measurable share of the
+  // pull path's CPU and of its external memory. Same bytes as Java: ip, int32 port, int64
+  // offset, big-endian, upper-case hex.
   let hex = "";
   for (const byte of storeHostIp) hex += HEX_BYTES[byte] as string;
-  const portHex = ((port | 0) >>> 0).toString(16).padStart(8, "0");
-  const offsetHex = BigInt.asUintN(64, commitLogOffset).toString(16).padStart(16, "0");
-  return hex + (portHex + offsetHex).toUpperCase();
+  return hex + ((port | 0) >>> 0).toString(16).padStart(8, "0").toUpperCase();
+}
+
+/** An offsetMsgId from offsetMsgIdPrefix's text and the commit-log offset. */
+export function offsetMsgIdWithPrefix(prefix: string, commitLogOffset: bigint): string {
+  return prefix + BigInt.asUintN(64, commitLogOffset).toString(16).padStart(16, "0").toUpperCase();
 }
 
 /** "00".."FF" by byte value. */

@@ -27,7 +27,7 @@
 import { inflateSync } from "node:zlib";
 import { bodyCrc as computeBodyCrc } from "./crc32.js";
 import { ProtocolError } from "./errors.js";
-import { createOffsetMsgId, formatAddress, parseAddress } from "./message-id.js";
+import { formatAddress, offsetMsgIdPrefix, offsetMsgIdWithPrefix, parseAddress } from "./message-id.js";
 import { decodeProperties, encodePropertiesBytes, MessageConst } from "./properties.js";
 import { compressionOf, MessageSysFlag, type CompressionName } from "./sysflag.js";
 
@@ -148,6 +148,32 @@ class RecordReader {
     return v;
   }
 
+  /** The next `n` bytes as UTF-8 text, without a Buffer view in between. */
+  utf8(n: number, field: string): string {
+    if (n < 0) this.fail(`${field} length ${n} is negative`);
+    this.need(n, field);
+    const v = this.buf.toString("utf8", this.pos, this.pos + n);
+    this.pos += n;
+    return v;
+  }
+
+  /** Like utf8, but returns `last.text` when the bytes are `last.bytes` (records of a pull share a topic). */
+  utf8Same(n: number, field: string, last: { bytes: Buffer; text: string }): string {
+    if (
+      n === last.bytes.length &&
+      n <= this.end - this.pos &&
+      last.bytes.compare(this.buf, this.pos, this.pos + n) === 0
+    ) {
+      this.pos += n;
+      return last.text;
+    }
+    const start = this.pos;
+    const text = this.utf8(n, field);
+    last.bytes = Buffer.from(this.buf.subarray(start, start + n));
+    last.text = text;
+    return text;
+  }
+
   bytes(n: number, field: string): Buffer {
     if (n < 0) this.fail(`${field} length ${n} is negative`);
     this.need(n, field);
@@ -156,15 +182,44 @@ class RecordReader {
     return v;
   }
 
-  host(v6: boolean, field: string): { ip: Buffer; port: number; text: string } {
+  host(v6: boolean, field: string, known: KnownHost): KnownHost {
     const ip = this.bytes(v6 ? 16 : 4, field);
     const port = this.int32(`${field} port`);
     if (port < 0 || port > 65535) this.fail(`${field} port ${port} is outside 0-65535`);
-    return { ip, port, text: formatAddress(ip, port) };
+    return known.port === port && known.ip.equals(ip) ? known : new KnownHost(ip, port);
   }
 }
 
-function decodeRecord(r: RecordReader, options: DecodeStoredMessagesOptions): MessageExt {
+/**
+ * A host address read from a record, with its texts. Records of one pull mostly share their
+ * store host and born host, so the decoder keeps the last of each and formats only new ones.
+ */
+class KnownHost {
+  readonly text: string;
+  #msgIdPrefix: string | undefined;
+  constructor(
+    readonly ip: Buffer,
+    readonly port: number,
+  ) {
+    this.text = ip.length === 0 ? "" : formatAddress(ip, port);
+  }
+
+  offsetMsgId(commitLogOffset: bigint): string {
+    this.#msgIdPrefix ??= offsetMsgIdPrefix(this.ip, this.port);
+    return offsetMsgIdWithPrefix(this.#msgIdPrefix, commitLogOffset);
+  }
+
+  static readonly NONE = new KnownHost(Buffer.alloc(0), -1);
+}
+
+/** What the previous record had, for decodeRecord: its hosts and topic. */
+interface LastHosts {
+  born: KnownHost;
+  store: KnownHost;
+  topic: { bytes: Buffer; text: string };
+}
+
+function decodeRecord(r: RecordReader, options: DecodeStoredMessagesOptions, last: LastHosts): MessageExt {
   const storeSize = r.int32("TOTALSIZE");
   if (storeSize < MIN_RECORD_BYTES)
     r.fail(`TOTALSIZE ${storeSize} is below the minimum record size ${MIN_RECORD_BYTES}`);
@@ -188,15 +243,23 @@ function decodeRecord(r: RecordReader, options: DecodeStoredMessagesOptions): Me
   const commitLogOffset = r.int64("PHYSICALOFFSET");
   const sysFlag = r.int32("SYSFLAG");
   const bornTimestamp = Number(r.int64("BORNTIMESTAMP"));
-  const bornHost = r.host((sysFlag & MessageSysFlag.BORNHOST_V6_FLAG) !== 0, "BORNHOST");
+  const bornHost = (last.born = r.host(
+    (sysFlag & MessageSysFlag.BORNHOST_V6_FLAG) !== 0,
+    "BORNHOST",
+    last.born,
+  ));
   const storeTimestamp = Number(r.int64("STORETIMESTAMP"));
-  const storeHost = r.host((sysFlag & MessageSysFlag.STOREHOSTADDRESS_V6_FLAG) !== 0, "STOREHOST");
+  const storeHost = (last.store = r.host(
+    (sysFlag & MessageSysFlag.STOREHOSTADDRESS_V6_FLAG) !== 0,
+    "STOREHOST",
+    last.store,
+  ));
   const reconsumeTimes = r.int32("RECONSUMETIMES");
   const preparedTransactionOffset = r.int64("PREPARED TRANSACTION OFFSET");
   const storedBody = r.bytes(r.int32("BODYLEN"), "BODY");
   const topicLength = magicCode === MESSAGE_MAGIC_CODE ? r.int8("TOPICLEN") : r.int16("TOPICLEN");
-  const topic = r.bytes(topicLength, "TOPIC").toString("utf8");
-  const properties = decodeProperties(r.bytes(r.int16("PROPERTIESLEN"), "PROPERTIES").toString("utf8"));
+  const topic = r.utf8Same(topicLength, "TOPIC", last.topic);
+  const properties = decodeProperties(r.utf8(r.int16("PROPERTIESLEN"), "PROPERTIES"));
   if (r.pos !== r.end) r.fail(`fields end after ${r.pos - r.start} bytes but TOTALSIZE is ${storeSize}`);
 
   if (options.verifyCrc === true) {
@@ -247,7 +310,7 @@ function decodeRecord(r: RecordReader, options: DecodeStoredMessagesOptions): Me
     body,
     compression,
     properties,
-    offsetMsgId: createOffsetMsgId(storeHost.ip, storeHost.port, commitLogOffset),
+    offsetMsgId: storeHost.offsetMsgId(commitLogOffset),
     tags: properties[MessageConst.PROPERTY_TAGS],
     keys: keys === undefined ? [] : keys.split(" ").filter((k) => k !== ""),
     uniqKey: properties[MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX],
@@ -263,9 +326,14 @@ function decodeRecord(r: RecordReader, options: DecodeStoredMessagesOptions): Me
 export function decodeStoredMessages(buf: Buffer, options: DecodeStoredMessagesOptions = {}): MessageExt[] {
   const out: MessageExt[] = [];
   let pos = 0;
+  const last: LastHosts = {
+    born: KnownHost.NONE,
+    store: KnownHost.NONE,
+    topic: { bytes: Buffer.alloc(0), text: "" },
+  };
   while (pos < buf.length) {
     const reader = new RecordReader(buf, out.length, pos, buf.length);
-    const msg = decodeRecord(reader, options);
+    const msg = decodeRecord(reader, options, last);
     out.push(msg);
     pos += msg.storeSize;
   }

@@ -208,21 +208,27 @@ export function assertValidProperty(name: string, value: string): void {
 export function encodeProperties(properties: Readonly<Record<string, string | undefined>>): string {
   let out = "";
   for (const [name, value] of Object.entries(properties)) {
-    if (value === undefined) continue;
-    assertValidProperty(name, value);
-    out += name + NAME_VALUE_SEPARATOR + value + PROPERTY_SEPARATOR;
+    if (value !== undefined) out += encodeProperty(name, value);
   }
   return out;
+}
+
+/** One `name\u0001value\u0002` entry. Throws InvalidPropertyError (see assertValidProperty). */
+export function encodeProperty(name: string, value: string): string {
+  assertValidProperty(name, value);
+  return name + NAME_VALUE_SEPARATOR + value + PROPERTY_SEPARATOR;
 }
 
 /**
  * Parses a properties string with the semantics of MessageDecoder.string2messageProperties: split on
  * \u0002; a segment shorter than 3 characters, without \u0001, with an empty name or an empty value
  * is skipped; a later duplicate name wins; a missing final \u0002 is accepted. Never throws.
- * The result is a plain object whose own keys may include "__proto__" (built with Object.fromEntries).
+ * The result is a plain object whose own keys may include "__proto__" (defined as an own property).
  */
 export function decodeProperties(text: string): Record<string, string> {
-  const map = new Map<string, string>();
+  // Built directly (this runs for every pulled message); a duplicate name keeps its first
+  // position and takes the later value, as a Map would.
+  const out: Record<string, string> = {};
   const len = text.length;
   let index = 0;
   while (index < len) {
@@ -230,11 +236,19 @@ export function decodeProperties(text: string): Record<string, string> {
     if (end < 0) end = len;
     if (end - index >= 3) {
       const sep = text.indexOf(NAME_VALUE_SEPARATOR, index);
-      if (sep > index && sep < end - 1) map.set(text.slice(index, sep), text.slice(sep + 1, end));
+      if (sep > index && sep < end - 1) {
+        const name = text.slice(index, sep);
+        const value = text.slice(sep + 1, end);
+        if (name === "__proto__") {
+          Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+        } else {
+          out[name] = value;
+        }
+      }
     }
     index = end + 1;
   }
-  return Object.fromEntries(map);
+  return out;
 }
 
 /**

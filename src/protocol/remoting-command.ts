@@ -16,7 +16,7 @@
  */
 import { LanguageCode, SerializeType, type LanguageName } from "./codes.js";
 import { ProtocolError } from "./errors.js";
-import { parseTolerantJson } from "./tolerant-json.js";
+import { parseTolerantJson, type JsonValue } from "./tolerant-json.js";
 
 /** flag bit 0: this command is a response. */
 export const RESPONSE_FLAG = 1;
@@ -77,6 +77,16 @@ function setField(fields: Record<string, string>, key: string, value: string): v
 
 /** Encodes a whole frame (length prefix, header info, JSON header, body). */
 export function encodeCommand(cmd: RemotingCommand): Buffer {
+  const [head, body] = encodeCommandParts(cmd);
+  return body === undefined ? head : Buffer.concat([head, body]);
+}
+
+/**
+ * The frame of encodeCommand as [length prefix + header info + JSON header, body], the body
+ * (when there is one) being the caller's buffer itself: a transport that writes both parts in
+ * one go sends a batch of messages without copying it once more.
+ */
+export function encodeCommandParts(cmd: RemotingCommand): [Buffer] | [Buffer, Buffer] {
   const header: Record<string, unknown> = {
     code: cmd.code,
     language: cmd.language,
@@ -87,14 +97,14 @@ export function encodeCommand(cmd: RemotingCommand): Buffer {
     serializeTypeCurrentRPC: "JSON",
   };
   if (cmd.remark !== undefined) header["remark"] = cmd.remark;
-  const headerBytes = Buffer.from(JSON.stringify(header), "utf8");
+  const json = JSON.stringify(header);
+  const headerLength = Buffer.byteLength(json, "utf8");
   const bodyLength = cmd.body?.length ?? 0;
-  const prefix = Buffer.allocUnsafe(8);
-  prefix.writeInt32BE(4 + headerBytes.length + bodyLength, 0);
-  prefix.writeInt32BE((SerializeType.JSON << 24) | headerBytes.length, 4);
-  return cmd.body && cmd.body.length > 0
-    ? Buffer.concat([prefix, headerBytes, cmd.body])
-    : Buffer.concat([prefix, headerBytes]);
+  const head = Buffer.allocUnsafe(8 + headerLength);
+  head.writeInt32BE(4 + headerLength + bodyLength, 0);
+  head.writeInt32BE((SerializeType.JSON << 24) | headerLength, 4);
+  head.write(json, 8, "utf8");
+  return cmd.body && cmd.body.length > 0 ? [head, cmd.body] : [head];
 }
 
 /** Encodes a command with a ROCKETMQ binary header. Used by tests and by peers that want it. */
@@ -153,25 +163,45 @@ export function decodeCommand(payload: Buffer): RemotingCommand {
   return cmd;
 }
 
+/**
+ * A header is RemotingSerializable JSON of RemotingCommand: quoted keys, int32 numbers, string
+ * ext fields, so JSON.parse reads it exactly; the tolerant reader (slower, and taken for any text
+ * with a digit after a comma, such as a batch's comma-joined msgIds) is only the fallback.
+ */
+function parseHeaderJson(text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    return parseTolerantJson(text);
+  }
+}
+
 function decodeJsonHeader(header: Buffer): RemotingCommand {
-  const parsed = parseTolerantJson(header.toString("utf8"));
+  const parsed = parseHeaderJson(header.toString("utf8"));
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new ProtocolError("JSON header is not an object");
   }
   const int = (key: string): number => {
     const v = parsed[key];
     if (v === undefined || v === null) return 0;
-    if (typeof v !== "number" || !Number.isInteger(v))
-      throw new ProtocolError(`JSON header field ${key} is not an integer`);
+    // Java ints: a number out of int32 range (which JSON.parse would also have rounded) is no header.
+    if (typeof v !== "number" || !Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff)
+      throw new ProtocolError(`JSON header field ${key} is not an int32`);
     return v;
   };
-  const extFields: Record<string, string> = {};
+  let extFields: Record<string, string> = {};
   const ext = parsed["extFields"];
   if (ext !== undefined && ext !== null) {
     if (typeof ext !== "object" || Array.isArray(ext))
       throw new ProtocolError("JSON header extFields is not an object");
-    for (const [k, v] of Object.entries(ext)) {
-      if (v !== null) setField(extFields, k, typeof v === "string" ? v : JSON.stringify(v));
+    // Java's extFields is a HashMap<String, String>: usually every value is a string already and
+    // the parsed object (whose "__proto__" key, if any, is an own field) is used as it is.
+    if (Object.values(ext).every((v) => typeof v === "string")) {
+      extFields = ext as Record<string, string>;
+    } else {
+      for (const [k, v] of Object.entries(ext)) {
+        if (v !== null) setField(extFields, k, typeof v === "string" ? v : JSON.stringify(v));
+      }
     }
   }
   const remark = parsed["remark"];

@@ -22,7 +22,9 @@ const MAX_DEPTH = 512;
 
 export function parseTolerantJson(text: string): JsonValue {
   // Fast path: most bodies are standard JSON, and JSON.parse is much faster than this reader.
-  if (!/[{,]\s*[A-Za-z0-9_\-.$]/.test(text) && !/\d{16,}/.test(text)) {
+  // A long digit run matters only as a bare number (a value after ":", "[" or ","), not inside a
+  // string such as a hex message id, which every send response header carries.
+  if (!/[{,]\s*[A-Za-z0-9_\-.$]/.test(text) && !/(?:^|[:[,])\s*-?\d{16,}/.test(text)) {
     try {
       return JSON.parse(text) as JsonValue;
     } catch {

@@ -17,7 +17,7 @@ import {
   ONEWAY_FLAG,
   RESPONSE_FLAG,
   decodeCommand,
-  encodeCommand,
+  encodeCommandParts,
   isOneway,
   isResponse,
   type RemotingCommand,
@@ -261,7 +261,7 @@ export class Connection extends EventEmitter {
     );
   }
 
-  #encode(request: RequestCommand, opaque: number, flag: number): Buffer {
+  #encode(request: RequestCommand, opaque: number, flag: number): Buffer[] {
     let extFields = request.extFields ?? {};
     if (this.#signer) extFields = this.#signer(extFields, request.body);
     const cmd: RemotingCommand = {
@@ -274,10 +274,11 @@ export class Connection extends EventEmitter {
       body: request.body,
     };
     if (request.remark !== undefined) cmd.remark = request.remark;
-    return encodeCommand(cmd);
+    return encodeCommandParts(cmd);
   }
 
-  async #write(frame: Buffer): Promise<void> {
+  /** Writes a frame given as parts (header, body): corked, they leave in one writev. */
+  async #write(frame: readonly Buffer[]): Promise<void> {
     // Backpressure: wait while the kernel buffer is full instead of queueing without bound.
     while (this.#socket.writableNeedDrain && !this.#closed) await this.#drained();
     if (this.#closed) throw this.#closedError();
@@ -291,7 +292,7 @@ export class Connection extends EventEmitter {
         this.#socket.uncork();
       });
     }
-    this.#socket.write(frame);
+    for (const part of frame) this.#socket.write(part);
   }
 
   /** One shared wait for 'drain' (or close), however many writers are waiting. */
@@ -367,7 +368,7 @@ export class Connection extends EventEmitter {
       code: ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
       remark: `request code ${cmd.code} not supported by this client`,
     };
-    const frame = encodeCommand({
+    const frame = encodeCommandParts({
       code: reply.code,
       language: this.#language,
       version: CLIENT_VERSION,

@@ -137,3 +137,27 @@ test("properties are checked: separators, and at most 32767 bytes", () => {
     ProtocolError,
   );
 });
+
+test("multi-byte properties are sized in UTF-8 bytes, given as a record or as encoded text", () => {
+  const body = encodeBatchBody([
+    { flag: 0, body: new Uint8Array(0), properties: { k: "é" } },
+    { flag: 3, body: Buffer.from("x"), properties: "€\u0001é\u0002" },
+  ]);
+  assert.deepEqual(
+    body,
+    hex(`
+      0000001B                    // TOTALSIZE 27 = 22 + 0 + 5
+      00000000 00000000 00000000  // MAGICCODE, BODYCRC, FLAG 0
+      00000000                    // empty BODY
+      0005 6B 01 C3A9 02          // "k\x01é\x02": 5 bytes, 4 UTF-16 units
+      0000001E                    // TOTALSIZE 30 = 22 + 1 + 7
+      00000000 00000000 00000003  // FLAG 3
+      00000001 78                 // BODY "x"
+      0007 E282AC 01 C3A9 02      // "€\x01é\x02": 7 bytes, 4 UTF-16 units
+    `),
+  );
+  assert.deepEqual(decodeBatchBody(body), [
+    { flag: 0, body: Buffer.alloc(0), properties: { k: "é" } },
+    { flag: 3, body: Buffer.from("x"), properties: { "€": "é" } },
+  ]);
+});

@@ -391,3 +391,35 @@ test("round trip of arbitrary field values", () => {
     { numRuns: 300 },
   );
 });
+
+test("records of one body with different topics and hosts each keep their own", () => {
+  // The decoder reuses the previous record's topic text and host texts when the bytes repeat.
+  const records = [
+    base({ topic: "TopicA", storeHost: "10.0.0.1:10911", bornHost: "192.168.1.100:54321" }),
+    base({ topic: "TopicB", storeHost: "10.0.0.2:10911", bornHost: "[2001:db8::5]:40000", sysFlag: 0x10 }),
+    base({
+      topic: "TopicA",
+      storeHost: "10.0.0.1:10912",
+      bornHost: "192.168.1.100:54321",
+      commitLogOffset: 2n ** 40n,
+    }),
+    base({ topic: "TopicAB", storeHost: "10.0.0.1:10912", bornHost: "192.168.1.101:54321" }),
+    base({
+      topic: "TopicA",
+      storeHost: "10.0.0.1:10912",
+      bornHost: "192.168.1.101:54321",
+      commitLogOffset: 1n,
+    }),
+  ];
+  const decoded = decodeStoredMessages(Buffer.concat(records.map((r) => encodeStoredMessage(r))));
+  assert.deepEqual(
+    decoded.map((m) => [m.topic, m.storeHost, m.bornHost, m.offsetMsgId]),
+    [
+      ["TopicA", "10.0.0.1:10911", "192.168.1.100:54321", "0A00000100002A9F0000000000001000"],
+      ["TopicB", "10.0.0.2:10911", "[2001:db8::5]:40000", "0A00000200002A9F0000000000001000"],
+      ["TopicA", "10.0.0.1:10912", "192.168.1.100:54321", "0A00000100002AA00000010000000000"],
+      ["TopicAB", "10.0.0.1:10912", "192.168.1.101:54321", "0A00000100002AA00000000000001000"],
+      ["TopicA", "10.0.0.1:10912", "192.168.1.101:54321", "0A00000100002AA00000000000000001"],
+    ],
+  );
+});

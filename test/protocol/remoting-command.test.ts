@@ -81,6 +81,17 @@ test("JSON header: remark null, empty and present; missing fields; non-string ex
     },
   );
   assert.deepEqual(dec('{"extFields":{"a":5,"b":null,"c":true}}').extFields, { a: "5", c: "true" });
+  // A batch send's response: comma-joined msgIds (a digit after a comma) and a large offset, exact.
+  assert.deepEqual(
+    dec(
+      '{"code":0,"extFields":{"msgId":"7F00000100002A9F0000000007FA1234,7F00000100002A9F0000000007FA1634","queueOffset":"9007199254740993"},"opaque":-2147483648}',
+    ).extFields,
+    {
+      msgId: "7F00000100002A9F0000000007FA1234,7F00000100002A9F0000000007FA1634",
+      queueOffset: "9007199254740993",
+    },
+  );
+  assert.equal(dec('{"opaque":-2147483648}').opaque, -2147483648);
   // fastjson with an unquoted key still decodes.
   assert.deepEqual(dec('{code:3,extFields:{0:"x"}}').extFields, { "0": "x" });
   for (const bad of [
@@ -90,6 +101,8 @@ test("JSON header: remark null, empty and present; missing fields; non-string ex
     "null",
     '{"code":1.5}',
     '{"code":"1"}',
+    '{"opaque":2147483648}',
+    '{"opaque":12345678901234567890}',
     '{"extFields":[1]}',
     "{",
     "",
