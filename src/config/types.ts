@@ -73,7 +73,7 @@ export interface ConnectorConfig {
   readonly clusters: Readonly<Record<string, ClusterConfig>>;
   readonly routes: readonly RouteConfig[];
   readonly delivery: "at-least-once";
-  readonly pull: { readonly batchSize: number; readonly suspendTimeoutMs: number };
+  readonly pull: { readonly batchSize: number; readonly suspendTimeoutMs: number; readonly lingerMs: number };
   readonly send: {
     readonly batchMaxMessages: number;
     readonly batchMaxBytes: number;

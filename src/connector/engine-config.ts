@@ -38,7 +38,7 @@ export interface EngineConfig {
   name: string;
   clusters: Readonly<Record<string, EngineCluster>>;
   routes: readonly EngineRoute[];
-  pull: { batchSize: number; suspendTimeoutMs: number };
+  pull: { batchSize: number; suspendTimeoutMs: number; lingerMs?: number };
   send: { batchMaxMessages: number; batchMaxBytes: number; timeoutMs: number };
   limits: { inFlightMessagesPerQueue: number; inFlightBytesPerQueue: number; inFlightBytesTotal: number };
   commit: { intervalMs: number };

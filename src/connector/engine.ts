@@ -126,6 +126,7 @@ export class ReplicationEngine {
     this.#settings = {
       pullBatchSize: config.pull.batchSize,
       suspendTimeoutMs: config.pull.suspendTimeoutMs,
+      pullLingerMs: config.pull.lingerMs ?? 0,
       sendBatchMaxMessages: config.send.batchMaxMessages,
       sendBatchMaxBytes: config.send.batchMaxBytes,
       sendTimeoutMs: config.send.timeoutMs,

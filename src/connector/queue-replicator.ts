@@ -28,6 +28,8 @@ import { mapMessage, pulledFrom, wouldLoop } from "./message-mapping.js";
 export interface ReplicatorSettings {
   pullBatchSize: number;
   suspendTimeoutMs: number;
+  /** Pause after a pull that reached the queue's head, so that the next one carries more. */
+  pullLingerMs: number;
   sendBatchMaxMessages: number;
   sendBatchMaxBytes: number;
   sendTimeoutMs: number;
@@ -292,6 +294,15 @@ export class QueueReplicator {
         "pulled",
       );
       this.#wakeSend?.();
+      // At the head, each long poll returns as soon as one message arrives: one pull and one
+      // send per message. A short pause lets the next pull and send carry what came meanwhile.
+      if (
+        this.#settings.pullLingerMs > 0 &&
+        result.status === "FOUND" &&
+        result.nextBeginOffset >= result.maxOffset
+      ) {
+        await sleep(this.#settings.pullLingerMs, this.#stop.signal);
+      }
     }
   }
 

@@ -45,7 +45,7 @@ test("a minimal config gets every default, typed", () => {
   assert.equal(r.deadLetterTopic, undefined);
   assert.equal(r.includeSystemTopics, false);
   assert.equal(c.delivery, "at-least-once");
-  assert.deepEqual(c.pull, { batchSize: 32, suspendTimeoutMs: 15000 });
+  assert.deepEqual(c.pull, { batchSize: 32, suspendTimeoutMs: 15000, lingerMs: 0 });
   assert.deepEqual(c.send, { batchMaxMessages: 64, batchMaxBytes: 1024 * 1024, timeoutMs: 5000 });
   assert.deepEqual(c.limits, {
     inFlightMessagesPerQueue: 1024,

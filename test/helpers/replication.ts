@@ -71,7 +71,9 @@ export function testConfig(
       includeSystemTopics: false,
       probes: r.probes,
     })),
-    pull: { batchSize: 32, suspendTimeoutMs: 1000 },
+    // A linger (off by default) so that every engine suite also checks the pause at the head
+    // loses and reorders nothing; the CLI and demo tests run the config defaults (no linger).
+    pull: { batchSize: 32, suspendTimeoutMs: 1000, lingerMs: 2 },
     send: { batchMaxMessages: 64, batchMaxBytes: 1024 * 1024, timeoutMs: 3000 },
     limits: {
       inFlightMessagesPerQueue: 1024,
