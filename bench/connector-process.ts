@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -32,15 +33,19 @@ export function writeConnectorConfig(
   name: string,
   clusters: Record<string, string>,
   route: ConnectorRoute,
+  metricsListen: string,
+  extraYaml = "",
 ): void {
   const lines = [
     `name: ${name}`,
+    `metrics: { listen: "${metricsListen}" }`,
     "clusters:",
     ...Object.entries(clusters).map(([key, namesrv]) => `  ${key}: { namesrv: "${namesrv}" }`),
     "routes:",
     `  - from: { cluster: ${route.fromCluster}, topic: ${route.topic} }`,
     `    to: { cluster: ${route.toCluster} }`,
     `    start: ${route.start}`,
+    ...(extraYaml === "" ? [] : [extraYaml]),
     "",
   ];
   writeFileSync(path, lines.join("\n"));
@@ -182,6 +187,43 @@ export class ConnectorProcess {
     clearTimeout(timer);
     return { ...exit, killed };
   }
+}
+
+/** A free loopback port (bound, then released), for the connector's metrics listener. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no port from listen(0)");
+  return address.port;
+}
+
+/**
+ * Sums counters of the connector's /metrics over all label sets: how many pulls and sends the
+ * messages took is what the brokers' CPU per message depends on.
+ */
+export async function scrapeCounters(
+  listen: string,
+  names: readonly string[],
+): Promise<Record<string, number> | undefined> {
+  let text: string;
+  try {
+    const response = await fetch(`http://${listen}/metrics`, { signal: AbortSignal.timeout(5000) });
+    text = await response.text();
+  } catch {
+    return undefined;
+  }
+  const out: Record<string, number> = {};
+  for (const name of names) out[name] = 0;
+  for (const line of text.split("\n")) {
+    const m = /^([a-z_]+)(?:\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (m?.[1] !== undefined && m[1] in out) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
+  }
+  return out;
 }
 
 function parseLine(text: string): ConnectorLogLine | undefined {

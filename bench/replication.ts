@@ -26,7 +26,13 @@ import { parseArgs } from "node:util";
 import { RocketMQClient, type MessageQueue, type Producer } from "../src/client/index.js";
 import type { Logger } from "../src/client/logger.js";
 import { ensureDistribution, javaCommand, startSandbox, type Sandbox } from "../src/sandbox/index.js";
-import { ConnectorProcess, procMemory, writeConnectorConfig } from "./connector-process.js";
+import {
+  ConnectorProcess,
+  freePort,
+  procMemory,
+  scrapeCounters,
+  writeConnectorConfig,
+} from "./connector-process.js";
 import { formatCpu, measureCpu, type CpuUsage } from "./cpu.js";
 import { describeMachine, formatMachine } from "./machine.js";
 import { pullPhase, sendPhase } from "./ours.js";
@@ -47,8 +53,10 @@ Environment (defaults in brackets):
   BENCH_SIZE               body bytes [1024]
   BENCH_RATE               steady-state produce rate, msg/s [2000]
   BENCH_LATENCY_SECONDS    steady-state duration, s; 0 skips it [30]
+  BENCH_LATENCY_WARMUP_SECONDS  unmeasured steady-state warm-up before it, s [10]
   BENCH_DEADLINE_MS        time limit of each measured phase, ms [120000]
   BENCH_CONNECTOR_FLAGS    extra node flags of the connector process, space-separated
+  BENCH_CONNECTOR_CONFIG   YAML appended to the connector's config, e.g. "pull: { lingerMs: 0 }"
   BENCH_NAMESRV_A / _B     use these running clusters instead of starting a sandbox
   BENCH_BROKER_PIDS        with them: "pidA,pidB" of their brokers on this machine, for the CPU table
   RMQ_VERSION              RocketMQ version of the sandbox [5.5.0]
@@ -104,7 +112,13 @@ interface CatchUp {
   elapsedFromSpawnMs: number;
   peakRssMiB: number | undefined;
   sampledPeakRssMiB: number;
+  /** From half the backlog in B to all of it: the rate without the start and warm-up. */
+  secondHalfMs: number | undefined;
   timedOut: boolean;
+}
+
+function perMessageMicros(cpuSeconds: number, messages: number): number {
+  return (cpuSeconds * 1e6) / messages;
 }
 
 /** Polls B's max offsets until `expected` messages are stored past `baseline`, or the deadline. */
@@ -115,10 +129,12 @@ async function waitForTarget(
   expected: number,
   deadlineMs: number,
   isAlive: () => boolean,
-): Promise<{ stored: number; doneAt: number; timedOut: boolean }> {
+): Promise<{ stored: number; doneAt: number; halfAt: number | undefined; timedOut: boolean }> {
   const until = performance.now() + deadlineMs;
+  let halfAt: number | undefined;
   let stored = 0;
-  let lastReport = performance.now();
+  const started = performance.now();
+  let lastReport = started;
   for (;;) {
     try {
       stored = Number((await sumMaxOffsets(client, queues)) - baseline);
@@ -126,10 +142,13 @@ async function waitForTarget(
       progress(`WARN reading target offsets: ${String(err)}`);
     }
     const now = performance.now();
-    if (stored >= expected) return { stored, doneAt: now, timedOut: false };
-    if (now >= until || !isAlive()) return { stored, doneAt: now, timedOut: true };
+    if (stored * 2 >= expected) halfAt ??= now;
+    if (stored >= expected) return { stored, doneAt: now, halfAt, timedOut: false };
+    if (now >= until || !isAlive()) return { stored, doneAt: now, halfAt, timedOut: true };
     if (now - lastReport >= 2000) {
-      progress(`  ... ${fmt(stored)} / ${fmt(expected)} in the target`);
+      progress(
+        `  ... ${fmt(stored)} / ${fmt(expected)} in the target after ${fmt((now - started) / 1000, 1)} s`,
+      );
       lastReport = now;
     }
     await sleep(25);
@@ -273,6 +292,8 @@ async function main(): Promise<number> {
   const size = envInt("BENCH_SIZE", 1024);
   const rate = envInt("BENCH_RATE", 2000);
   const latencySeconds = envInt("BENCH_LATENCY_SECONDS", 30, 0);
+  const warmupSeconds = envInt("BENCH_LATENCY_WARMUP_SECONDS", 10, 0);
+  const connectorYaml = process.env["BENCH_CONNECTOR_CONFIG"] ?? "";
   const deadlineMs = envInt("BENCH_DEADLINE_MS", 120_000);
   const warmup = Math.min(20_000, Math.ceil(backlog / 10));
   const connectorFlags = (process.env["BENCH_CONNECTOR_FLAGS"] ?? "")
@@ -398,6 +419,7 @@ async function main(): Promise<number> {
 
     // ---- catch-up ----
     const configPath = join(scratch, "connector.yaml");
+    const metricsListen = `127.0.0.1:${await freePort()}`;
     writeConnectorConfig(
       configPath,
       `${run}-connector`,
@@ -408,6 +430,8 @@ async function main(): Promise<number> {
         topic,
         start: "earliest",
       },
+      metricsListen,
+      connectorYaml,
     );
     const targetBaseline = await sumMaxOffsets(b, targetQueues);
     progress(
@@ -429,14 +453,25 @@ async function main(): Promise<number> {
       elapsedFromSpawnMs: reached.doneAt - proc.spawnedAt,
       peakRssMiB: hwm,
       sampledPeakRssMiB: sampledPeak,
+      secondHalfMs: reached.halfAt === undefined ? undefined : reached.doneAt - reached.halfAt,
       timedOut: reached.timedOut,
     };
     const catchUpRate = (catchUp.messages * 1000) / catchUp.elapsedMs;
     progress(
       `catch-up: ${fmt(catchUp.messages)} msgs in ${fmt(catchUp.elapsedMs)} ms = ${fmt(catchUpRate)} msg/s ` +
-        `(from spawn ${fmt(catchUp.elapsedFromSpawnMs)} ms; process start to "starting" ${fmt(t0 - proc.spawnedAt)} ms), ` +
+        `(from spawn ${fmt(catchUp.elapsedFromSpawnMs)} ms; process start to "starting" ${fmt(t0 - proc.spawnedAt)} ms, ` +
+        `"starting" to "running" ${proc.runningAt === undefined ? "-" : fmt(proc.runningAt - t0)} ms), ` +
         `peak RSS ${fmt(hwm, 1)} MiB${reached.timedOut ? ", DEADLINE REACHED or connector exited" : ""}`,
     );
+    const requestCounters = ["rmq_connector_pulls_total", "rmq_connector_sends_total"];
+    const catchUpRequests = await scrapeCounters(metricsListen, requestCounters);
+    if (catchUpRequests)
+      progress(
+        `  catch-up requests: ${fmt(catchUpRequests["rmq_connector_pulls_total"])} pulls, ` +
+          `${fmt(catchUpRequests["rmq_connector_sends_total"])} sends ` +
+          `(${fmt(backlog / (catchUpRequests["rmq_connector_pulls_total"] || 1), 1)} and ` +
+          `${fmt(backlog / (catchUpRequests["rmq_connector_sends_total"] || 1), 1)} messages each)`,
+      );
 
     // ---- steady-state latency ----
     let latency: Awaited<ReturnType<typeof readLatencies>> | undefined;
@@ -444,10 +479,20 @@ async function main(): Promise<number> {
     let steadyRssMiB: number | undefined;
     let steadyStored = 0;
     if (latencySeconds > 0 && alive && !reached.timedOut) {
+      if (warmupSeconds > 0) {
+        // Steady state means after the catch-up's after-effects (the brokers flushing and
+        // dispatching 200k messages, page-cache writeback) and with the single-send and long-poll
+        // paths JIT-compiled in both brokers: the same rate, not measured.
+        progress(`steady-state warm-up: ${fmt(rate)} msg/s for ${warmupSeconds} s, not measured`);
+        const before = await sumMaxOffsets(b, targetQueues);
+        const warm = await pacedProduce(producerA, sourceQueues, body, rate, warmupSeconds * 1000);
+        await waitForTarget(b, targetQueues, before, warm.sent, 30_000, () => alive);
+      }
       const from = await Promise.all(targetQueues.map((q) => b.admin.getMaxOffset(q)));
       const baseline = from.reduce((x, y) => x + y, 0n);
       // Let the connector settle at the head (its pulls now long-poll).
       await sleep(1000);
+      const steadyRequestsBefore = await scrapeCounters(metricsListen, requestCounters);
       progress(`steady state: ${fmt(rate)} msg/s of single sends into A for ${latencySeconds} s`);
       proc.startRssSampling();
       paced = await timed("steady state", () =>
@@ -460,6 +505,17 @@ async function main(): Promise<number> {
       );
       const drained = await waitForTarget(b, targetQueues, baseline, paced.sent, 30_000, () => alive);
       steadyRssMiB = proc.stopRssSampling();
+      const steadyRequestsAfter = await scrapeCounters(metricsListen, requestCounters);
+      if (steadyRequestsBefore && steadyRequestsAfter) {
+        const delta = (name: string): number =>
+          (steadyRequestsAfter[name] ?? 0) - (steadyRequestsBefore[name] ?? 0);
+        const pulls = delta("rmq_connector_pulls_total");
+        const sends = delta("rmq_connector_sends_total");
+        progress(
+          `  steady-state requests: ${fmt(pulls)} pulls, ${fmt(sends)} sends ` +
+            `(${fmt(paced.sent / (pulls || 1), 2)} and ${fmt(paced.sent / (sends || 1), 2)} messages each)`,
+        );
+      }
       steadyStored = drained.stored;
       progress(`  ${fmt(drained.stored)} of ${fmt(paced.sent)} in the target; reading them back`);
       latency = await readLatencies(b, targetQueues, from, `${run}_latency`);
@@ -486,6 +542,14 @@ async function main(): Promise<number> {
     const sendRate = msgPerSec(sendOnly);
     const floor = Math.min(pullRate, sendRate);
     const met = (ok: boolean | undefined): string => (ok === undefined ? "-" : ok ? "yes" : "NO");
+    const cpuOf = (phase: string, processName: string): number =>
+      cpu.find((c) => c.phase === phase)?.usage.byProcess[processName] ?? Number.NaN;
+    // The bench process itself is idle during the catch-up (it only polls B's offsets).
+    const totalCpuOf = (phase: string): number =>
+      Object.values(cpu.find((c) => c.phase === phase)?.usage.byProcess ?? {}).reduce<number>(
+        (sum, v) => sum + (v ?? 0),
+        0,
+      );
     const summary = latency?.latency.summary();
     const rows: string[][] = [
       ["backlog fill into A (batch x32), msg/s", fmt(msgPerSec(fill)), "", ""],
@@ -508,6 +572,38 @@ async function main(): Promise<number> {
       [
         "catch-up / same-CPU bound 1/(1/pull + 1/send)",
         (catchUpRate * (1 / pullRate + 1 / sendRate)).toFixed(2),
+        "",
+        "",
+      ],
+      [
+        "catch-up, second half of the backlog only, msg/s",
+        catchUp.secondHalfMs === undefined ? "-" : fmt((backlog / 2) * (1000 / catchUp.secondHalfMs)),
+        "",
+        "",
+      ],
+      [
+        "connector CPU per message in catch-up, µs",
+        fmt(perMessageMicros(cpuOf("catch-up", "connector"), backlog), 1),
+        "",
+        "",
+      ],
+      [
+        "our client alone, pull-only + send-only CPU per message, µs",
+        fmt(
+          perMessageMicros(cpuOf("pull-only", "bench"), backlog) +
+            perMessageMicros(cpuOf("send-only", "bench"), backlog),
+          1,
+        ),
+        "",
+        "",
+      ],
+      [
+        "all processes' CPU per message: catch-up / (pull-only + send-only)",
+        (
+          perMessageMicros(totalCpuOf("catch-up"), backlog) /
+          (perMessageMicros(totalCpuOf("pull-only"), backlog) +
+            perMessageMicros(totalCpuOf("send-only"), backlog))
+        ).toFixed(2),
         "",
         "",
       ],
@@ -564,8 +660,8 @@ async function main(): Promise<number> {
         "(two local clusters, each one NameServer + one broker, on the same cores as the connector)",
       ),
       `Settings: ${size} B bodies, ${QUEUES} queues, backlog ${fmt(backlog)}, warm-up ${fmt(warmup)} per cluster, ` +
-        `steady ${fmt(rate)} msg/s for ${latencySeconds} s, phase deadline ${deadlineMs} ms; connector: its own process, ` +
-        `config defaults (pull 32, send batches <= 64), node ${connectorFlags.join(" ") || "(no flags)"}`,
+        `steady ${fmt(rate)} msg/s for ${latencySeconds} s after ${warmupSeconds} s unmeasured, phase deadline ${deadlineMs} ms; connector: its own process, ` +
+        `config ${connectorYaml === "" ? "defaults (pull 32, no linger, send batches <= 64)" : `defaults + ${JSON.stringify(connectorYaml)}`}, node ${connectorFlags.join(" ") || "(no flags)"}`,
       "",
       formatTable(["figure", "value", "target", "met"], rows),
       "",
