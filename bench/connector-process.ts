@@ -6,7 +6,7 @@
  * /proc/<pid>/status (Linux).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -98,7 +98,10 @@ export class ConnectorProcess {
     this.exited = new Promise((resolve) => {
       this.child.once("exit", (code, signal) => resolve({ code, signal }));
     });
+    // BENCH_CONNECTOR_LOG=<file>: every output line of the connector, e.g. with --trace-gc.
+    const logFile = process.env["BENCH_CONNECTOR_LOG"];
     const keep = (text: string): void => {
+      if (logFile) appendFileSync(logFile, `${text}\n`);
       this.tail.push(text);
       if (this.tail.length > 30) this.tail.shift();
     };

@@ -56,6 +56,7 @@ Environment (defaults in brackets):
   BENCH_LATENCY_WARMUP_SECONDS  unmeasured steady-state warm-up before it, s [10]
   BENCH_DEADLINE_MS        time limit of each measured phase, ms [120000]
   BENCH_CONNECTOR_FLAGS    extra node flags of the connector process, space-separated
+  BENCH_WARMUP_CONNECTOR   1: a connector replicates the warm-up messages before the phases; 0: not [1]
   BENCH_CONNECTOR_CONFIG   YAML appended to the connector's config, e.g. "pull: { lingerMs: 0 }"
   BENCH_NAMESRV_A / _B     use these running clusters instead of starting a sandbox
   BENCH_BROKER_PIDS        with them: "pidA,pidB" of their brokers on this machine, for the CPU table
@@ -65,6 +66,8 @@ Environment (defaults in brackets):
 const QUEUES = 8;
 const BATCH = 32;
 const CONCURRENCY = 8;
+/** Messages per request in the warm-up phases (see there). */
+const WARMUP_BATCH = 2;
 const CATCHUP_RATIO_TARGET = 0.8;
 const LATENCY_P99_TARGET_MS = 20;
 const RSS_TARGET_MIB = 200;
@@ -294,6 +297,7 @@ async function main(): Promise<number> {
   const latencySeconds = envInt("BENCH_LATENCY_SECONDS", 30, 0);
   const warmupSeconds = envInt("BENCH_LATENCY_WARMUP_SECONDS", 10, 0);
   const connectorYaml = process.env["BENCH_CONNECTOR_CONFIG"] ?? "";
+  const warmupConnector = envInt("BENCH_WARMUP_CONNECTOR", 1, 0) === 1;
   const deadlineMs = envInt("BENCH_DEADLINE_MS", 120_000);
   const warmup = Math.min(20_000, Math.ceil(backlog / 10));
   const connectorFlags = (process.env["BENCH_CONNECTOR_FLAGS"] ?? "")
@@ -370,20 +374,65 @@ async function main(): Promise<number> {
     const producerB = b.producer({ group: `${run}_producer` });
     const common = { body, concurrency: CONCURRENCY, deadlineMs, batch: BATCH };
 
-    // Warm-up: our client's paths (batch send, pull) and both brokers' write and read paths.
-    progress(`warm-up: ${fmt(warmup)} messages sent to and pulled from each cluster`);
+    // Warm-up: our client's paths (batch send, pull) and both brokers' write and read paths. In
+    // small requests: the brokers' JITs compile per-request code after thousands of requests, and
+    // a catch-up of 200 000 makes only ~6 000 pulls and ~3 000 sends.
+    progress(
+      `warm-up: ${fmt(warmup)} messages sent to and pulled from each cluster, ${WARMUP_BATCH} per request`,
+    );
     for (const [client, producer] of [
       [a, producerA],
       [b, producerB],
     ] as const) {
       const warmQueues = await queuesOf(client, `${run}-warm`);
-      await sendPhase(producer, { ...common, topic: `${run}-warm`, queues: warmQueues, count: warmup });
+      await sendPhase(producer, {
+        ...common,
+        batch: WARMUP_BATCH,
+        topic: `${run}-warm`,
+        queues: warmQueues,
+        count: warmup,
+      });
       await pullPhase(client.pullConsumer({ group: `${run}_warm` }), client.admin, {
         queues: warmQueues,
         count: warmup,
-        maxMessages: 32,
+        maxMessages: WARMUP_BATCH,
         deadlineMs,
       });
+    }
+
+    // Warm-up of the replication itself: a connector copies A's warm-up messages to B. Brokers in
+    // production run for months; without this the catch-up is timed while both fresh JVMs still
+    // compile the connector's request mix (its first 2 s moved under 3 000 messages).
+    if (warmupConnector) {
+      progress(`warm-up: a connector replicates the ${fmt(warmup)} warm-up messages from A to B`);
+      const warmTargetQueues = await queuesOf(b, `${run}-warm`);
+      const warmBaseline = await sumMaxOffsets(b, warmTargetQueues);
+      const warmConfig = join(scratch, "warm-connector.yaml");
+      writeConnectorConfig(
+        warmConfig,
+        `${run}-warm-connector`,
+        { a: namesrvA, b: namesrvB },
+        { fromCluster: "a", toCluster: "b", topic: `${run}-warm`, start: "earliest" },
+        `127.0.0.1:${await freePort()}`,
+        connectorYaml,
+      );
+      const warmProc = new ConnectorProcess(
+        warmConfig,
+        connectorFlags.filter((f) => !f.startsWith("--cpu-prof")),
+      );
+      let warmAlive = true;
+      void warmProc.exited.then(() => (warmAlive = false));
+      const warmed = await waitForTarget(
+        b,
+        warmTargetQueues,
+        warmBaseline,
+        warmup,
+        deadlineMs,
+        () => warmAlive,
+      );
+      await warmProc.stop();
+      if (warmed.timedOut)
+        throw new Error(`the warm-up connector copied ${warmed.stored} of ${warmup} messages`);
     }
 
     progress(`filling the backlog: ${fmt(backlog)} messages into A (batch x${BATCH})`);
@@ -463,7 +512,12 @@ async function main(): Promise<number> {
         `"starting" to "running" ${proc.runningAt === undefined ? "-" : fmt(proc.runningAt - t0)} ms), ` +
         `peak RSS ${fmt(hwm, 1)} MiB${reached.timedOut ? ", DEADLINE REACHED or connector exited" : ""}`,
     );
-    const requestCounters = ["rmq_connector_pulls_total", "rmq_connector_sends_total"];
+    const requestCounters = [
+      "rmq_connector_pulls_total",
+      "rmq_connector_sends_total",
+      // prom-client's event-loop delay since the previous scrape: the connector's own stalls.
+      "rmq_connector_nodejs_eventloop_lag_max_seconds",
+    ];
     const catchUpRequests = await scrapeCounters(metricsListen, requestCounters);
     if (catchUpRequests)
       progress(
@@ -513,7 +567,8 @@ async function main(): Promise<number> {
         const sends = delta("rmq_connector_sends_total");
         progress(
           `  steady-state requests: ${fmt(pulls)} pulls, ${fmt(sends)} sends ` +
-            `(${fmt(paced.sent / (pulls || 1), 2)} and ${fmt(paced.sent / (sends || 1), 2)} messages each)`,
+            `(${fmt(paced.sent / (pulls || 1), 2)} and ${fmt(paced.sent / (sends || 1), 2)} messages each); ` +
+            `connector event-loop delay max ${fmt(1000 * (steadyRequestsAfter["rmq_connector_nodejs_eventloop_lag_max_seconds"] ?? Number.NaN), 1)} ms`,
         );
       }
       steadyStored = drained.stored;
@@ -659,7 +714,7 @@ async function main(): Promise<number> {
         "(broker and Java client, one local NameServer + broker)",
         "(two local clusters, each one NameServer + one broker, on the same cores as the connector)",
       ),
-      `Settings: ${size} B bodies, ${QUEUES} queues, backlog ${fmt(backlog)}, warm-up ${fmt(warmup)} per cluster, ` +
+      `Settings: ${size} B bodies, ${QUEUES} queues, backlog ${fmt(backlog)}, warm-up ${fmt(warmup)} per cluster${warmupConnector ? " and through a connector" : ""}, ` +
         `steady ${fmt(rate)} msg/s for ${latencySeconds} s after ${warmupSeconds} s unmeasured, phase deadline ${deadlineMs} ms; connector: its own process, ` +
         `config ${connectorYaml === "" ? "defaults (pull 32, no linger, send batches <= 64)" : `defaults + ${JSON.stringify(connectorYaml)}`}, node ${connectorFlags.join(" ") || "(no flags)"}`,
       "",
