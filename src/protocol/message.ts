@@ -213,13 +213,17 @@ class KnownHost {
 }
 
 /** What the previous record had, for decodeRecord: its hosts and topic. */
-interface LastHosts {
+interface PreviousRecord {
   born: KnownHost;
   store: KnownHost;
   topic: { bytes: Buffer; text: string };
 }
 
-function decodeRecord(r: RecordReader, options: DecodeStoredMessagesOptions, last: LastHosts): MessageExt {
+function decodeRecord(
+  r: RecordReader,
+  options: DecodeStoredMessagesOptions,
+  last: PreviousRecord,
+): MessageExt {
   const storeSize = r.int32("TOTALSIZE");
   if (storeSize < MIN_RECORD_BYTES)
     r.fail(`TOTALSIZE ${storeSize} is below the minimum record size ${MIN_RECORD_BYTES}`);
@@ -326,7 +330,7 @@ function decodeRecord(r: RecordReader, options: DecodeStoredMessagesOptions, las
 export function decodeStoredMessages(buf: Buffer, options: DecodeStoredMessagesOptions = {}): MessageExt[] {
   const out: MessageExt[] = [];
   let pos = 0;
-  const last: LastHosts = {
+  const last: PreviousRecord = {
     born: KnownHost.NONE,
     store: KnownHost.NONE,
     topic: { bytes: Buffer.alloc(0), text: "" },
