@@ -16,6 +16,16 @@ export function connectorMain(): string {
   return join(dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "main.js");
 }
 
+/**
+ * The node flags of the `rmq-connector` command's shebang (`#!/usr/bin/env -S node <flags>`):
+ * spawning `node main.js` directly would otherwise measure a connector users never run.
+ */
+export function shebangNodeFlags(main = connectorMain()): string[] {
+  const first = readFileSync(main, "utf8").split("\n", 1)[0] ?? "";
+  const m = /^#!\S*env -S node(.*)$/.exec(first);
+  return m?.[1] === undefined ? [] : m[1].split(/\s+/).filter((f) => f.length > 0);
+}
+
 export interface ConnectorRoute {
   fromCluster: string;
   toCluster: string;
@@ -92,9 +102,14 @@ export class ConnectorProcess {
   #sampler: NodeJS.Timeout | undefined;
 
   constructor(configPath: string, nodeFlags: readonly string[], onLine?: (line: ConnectorLogLine) => void) {
-    this.child = spawn(process.execPath, [...nodeFlags, connectorMain(), "run", "--config", configPath], {
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    const main = connectorMain();
+    this.child = spawn(
+      process.execPath,
+      [...shebangNodeFlags(main), ...nodeFlags, main, "run", "--config", configPath],
+      {
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
     this.exited = new Promise((resolve) => {
       this.child.once("exit", (code, signal) => resolve({ code, signal }));
     });

@@ -31,6 +31,7 @@ import {
   freePort,
   procMemory,
   scrapeCounters,
+  shebangNodeFlags,
   writeConnectorConfig,
 } from "./connector-process.js";
 import { formatCpu, measureCpu, type CpuUsage } from "./cpu.js";
@@ -484,7 +485,7 @@ async function main(): Promise<number> {
     );
     const targetBaseline = await sumMaxOffsets(b, targetQueues);
     progress(
-      `catch-up: starting the connector (${["node", ...connectorFlags, "dist/src/cli/main.js run"].join(" ")})`,
+      `catch-up: starting the connector (${["node", ...shebangNodeFlags(), ...connectorFlags, "dist/src/cli/main.js run"].join(" ")})`,
     );
     const catchUpCpu = measureCpu(brokerPids);
     const proc = (connector = new ConnectorProcess(configPath, connectorFlags));
@@ -716,7 +717,7 @@ async function main(): Promise<number> {
       ),
       `Settings: ${size} B bodies, ${QUEUES} queues, backlog ${fmt(backlog)}, warm-up ${fmt(warmup)} per cluster${warmupConnector ? " and through a connector" : ""}, ` +
         `steady ${fmt(rate)} msg/s for ${latencySeconds} s after ${warmupSeconds} s unmeasured, phase deadline ${deadlineMs} ms; connector: its own process, ` +
-        `config ${connectorYaml === "" ? "defaults (pull 32, no linger, send batches <= 64)" : `defaults + ${JSON.stringify(connectorYaml)}`}, node ${connectorFlags.join(" ") || "(no flags)"}`,
+        `config ${connectorYaml === "" ? "defaults (pull 32, no linger, send batches <= 64)" : `defaults + ${JSON.stringify(connectorYaml)}`}, node ${[...shebangNodeFlags(), ...connectorFlags].join(" ") || "(no flags)"} (the rmq-connector shebang's flags first)`,
       "",
       formatTable(["figure", "value", "target", "met"], rows),
       "",
