@@ -56,16 +56,11 @@ export interface RouteStatus {
   lastError: { message: string; atMs: number } | undefined;
 }
 
-/** Labels of one owned source queue, as metrics use them. */
-export interface QueueLabels {
-  route: string;
-  sourceCluster: string;
-  targetCluster: string;
-  sourceTopic: string;
-  sourceBroker: string;
-  queueId: number;
-  targetTopic: string;
-}
+/** Labels of one owned source queue, as metrics use them: the part of its status that names it. */
+export type QueueLabels = Pick<
+  QueueStatus,
+  "route" | "sourceCluster" | "targetCluster" | "sourceTopic" | "sourceBroker" | "queueId" | "targetTopic"
+>;
 
 /** Hooks for observers (metrics). Called synchronously on the hot path: keep them cheap. */
 export interface EngineEvents {

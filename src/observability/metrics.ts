@@ -311,6 +311,16 @@ export class ConnectorMetrics {
     const status = (): EngineStatus | undefined => this.#status();
     const name = `${METRIC_PREFIX}${def.name}`;
     const labelNames = [...QUEUE_LABELS];
+    /** Calls `apply` with each owned queue's labels and value, read at scrape time. */
+    const eachQueue = (apply: (labels: Record<QueueLabelName, string>, value: number) => void): void => {
+      const s = status();
+      if (s === undefined) return;
+      const now = Date.now();
+      for (const q of s.queues) {
+        const v = def.value(q, now);
+        if (v !== undefined) apply(queueLabels(q), v);
+      }
+    };
     if (def.type === "counter") {
       new Counter<QueueLabelName>({
         name,
@@ -321,13 +331,7 @@ export class ConnectorMetrics {
         // so the exposition TYPE is counter and a queue that goes away stops being reported.
         collect: function (this: Counter<QueueLabelName>) {
           this.reset();
-          const s = status();
-          if (s === undefined) return;
-          const now = Date.now();
-          for (const q of s.queues) {
-            const v = def.value(q, now);
-            if (v !== undefined) this.inc(queueLabels(q), v);
-          }
+          eachQueue((labels, v) => this.inc(labels, v));
         },
       });
     } else {
@@ -338,13 +342,7 @@ export class ConnectorMetrics {
         registers: [this.registry],
         collect: function (this: Gauge<QueueLabelName>) {
           this.reset();
-          const s = status();
-          if (s === undefined) return;
-          const now = Date.now();
-          for (const q of s.queues) {
-            const v = def.value(q, now);
-            if (v !== undefined) this.set(queueLabels(q), v);
-          }
+          eachQueue((labels, v) => this.set(labels, v));
         },
       });
     }
