@@ -5,39 +5,10 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import { generatedBody } from "../../src/cli/commands/produce.js";
+import { runCli as cli, type CliRun as Run } from "../helpers/cli.js";
 import { useSandbox, uniqueName } from "../helpers/sandbox.js";
-
-const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** Runs the CLI with `args`, feeding `input` on stdin; killed after `limitMs`. */
-function cli(args: readonly string[], input = "", limitMs = 60_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-    child.stdin.end(input);
-  });
-}
 
 /** The JSON lines of a run's stdout. */
 function lines<T>(run: Run): T[] {

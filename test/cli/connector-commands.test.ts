@@ -8,13 +8,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import { useSandbox, uniqueName } from "../helpers/sandbox.js";
 import { readTopic } from "../helpers/replication.js";
-
-const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+import { CLI_MAIN as MAIN } from "../helpers/cli.js";
 
 interface Proc {
   child: ChildProcess;

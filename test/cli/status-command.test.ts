@@ -5,13 +5,11 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
 import { formatStatus, groupDigits, humanDuration, parseApiStatus } from "../../src/cli/commands/status.js";
+import { runCli as cli } from "../helpers/cli.js";
 
-const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const NOW = 1_760_000_000_000;
 
 /** What /api/status serves (http-server.ts statusJson): bigints as strings, absent values null. */
@@ -197,28 +195,6 @@ describe("status formatting", () => {
     assert.equal(empty, "connector x  up 1.0 s\n\nno routes\n\nno queues\n");
   });
 });
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-    child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe("rmq-connector status (process, scripted HTTP server)", () => {
   let server: Server;

@@ -9,13 +9,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import { useSandbox, uniqueName } from "../helpers/sandbox.js";
 import { httpGet, parseExposition, series, total } from "./exposition.js";
-
-const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+import { CLI_MAIN as MAIN } from "../helpers/cli.js";
 
 /** A port free right now on 127.0.0.1 (the child binds it a moment later). */
 async function freePort(): Promise<number> {

@@ -14,8 +14,6 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
@@ -24,6 +22,7 @@ import { startHttpServer, type HttpServerHandle } from "../../src/observability/
 import { ConnectorMetrics } from "../../src/observability/metrics.js";
 import { statusPageHtml } from "../../src/observability/status-page.js";
 import { recordingLogger, replicatedTotal, testConfig, waitForStatus } from "../helpers/replication.js";
+import { runCli as cli } from "../helpers/cli.js";
 import { uniqueName, useSandbox } from "../helpers/sandbox.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
@@ -267,24 +266,6 @@ describe("status page (scripted /api/status, headless Chromium)", () => {
 
 // ---------------------------------------------------------------------------------------------
 // The real thing: an engine replicating between two real clusters, its HTTP endpoint, the page.
-
-const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-
-function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe("status page and status command against a running connector (real clusters)", () => {
   const sandbox = useSandbox(2);
