@@ -7,7 +7,6 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -43,12 +42,12 @@ export function writeConnectorConfig(
   name: string,
   clusters: Record<string, string>,
   route: ConnectorRoute,
-  metricsListen: string,
   extraYaml = "",
 ): void {
   const lines = [
     `name: ${name}`,
-    `metrics: { listen: "${metricsListen}" }`,
+    // Port 0: any free port, read back from the connector's log (ConnectorProcess.metricsListen).
+    `metrics: { listen: "127.0.0.1:0" }`,
     "clusters:",
     ...Object.entries(clusters).map(([key, namesrv]) => `  ${key}: { namesrv: "${namesrv}" }`),
     "routes:",
@@ -65,6 +64,8 @@ export interface ConnectorLogLine {
   level: number;
   msg: string;
   text: string;
+  /** The `listen` field: the HTTP server's bound host:port, in its "listening" line. */
+  listen: string | undefined;
 }
 
 /** Reads VmRSS and VmHWM (peak) of a process, MiB; undefined where /proc is not available. */
@@ -92,6 +93,8 @@ export class ConnectorProcess {
   /** performance.now() when the "starting" (config loaded) and "running" (engine started) lines arrived. */
   startingAt: number | undefined;
   runningAt: number | undefined;
+  /** host:port of its /metrics, from its log (configs here listen on port 0: any free port). */
+  metricsListen: string | undefined;
   /** Warning and error lines (level >= 40), the first 20. */
   readonly problems: string[] = [];
   problemCount = 0;
@@ -132,6 +135,7 @@ export class ConnectorProcess {
         if (!line) continue;
         if (line.msg === "starting") this.startingAt ??= performance.now();
         if (line.msg === "running") this.runningAt ??= performance.now();
+        if (line.listen !== undefined) this.metricsListen ??= line.listen;
         if (line.level >= 40) {
           this.problemCount++;
           if (this.problems.length < 20) this.problems.push(text);
@@ -207,27 +211,15 @@ export class ConnectorProcess {
   }
 }
 
-/** A free loopback port (bound, then released), for the connector's metrics listener. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port from listen(0)");
-  return address.port;
-}
-
 /**
  * Sums counters of the connector's /metrics over all label sets: how many pulls and sends the
  * messages took is what the brokers' CPU per message depends on.
  */
 export async function scrapeCounters(
-  listen: string,
+  listen: string | undefined,
   names: readonly string[],
 ): Promise<Record<string, number> | undefined> {
+  if (listen === undefined) return undefined;
   let text: string;
   try {
     const response = await fetch(`http://${listen}/metrics`, { signal: AbortSignal.timeout(5000) });
@@ -249,10 +241,11 @@ function parseLine(text: string): ConnectorLogLine | undefined {
   try {
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed !== "object" || parsed === null) return undefined;
-    const { level, msg } = parsed as { level?: unknown; msg?: unknown };
+    const { level, msg, listen } = parsed as { level?: unknown; msg?: unknown; listen?: unknown };
     return {
       level: typeof level === "number" ? level : 30,
       msg: typeof msg === "string" ? msg : "",
+      listen: typeof listen === "string" ? listen : undefined,
       text,
     };
   } catch {

@@ -18,6 +18,7 @@ import { ConnectorMetrics } from "../src/observability/metrics.js";
 import { javaCommand, startSandbox } from "../src/sandbox/index.js";
 import { testConfig } from "../test/helpers/replication.js";
 import { describeMachine, formatMachine } from "./machine.js";
+import { runBench } from "./main.js";
 import { sendPhase } from "./ours.js";
 import { fmt, formatTable } from "./stats.js";
 
@@ -143,7 +144,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -28,7 +28,6 @@ import type { Logger } from "../src/client/logger.js";
 import { ensureDistribution, javaCommand, startSandbox, type Sandbox } from "../src/sandbox/index.js";
 import {
   ConnectorProcess,
-  freePort,
   procMemory,
   scrapeCounters,
   shebangNodeFlags,
@@ -36,6 +35,7 @@ import {
 } from "./connector-process.js";
 import { formatCpu, measureCpu, type CpuUsage } from "./cpu.js";
 import { describeMachine, formatMachine } from "./machine.js";
+import { runBench } from "./main.js";
 import { pullPhase, sendPhase } from "./ours.js";
 import { fmt, formatTable, LatencyRecorder, msgPerSec, type PhaseResult } from "./stats.js";
 
@@ -414,7 +414,6 @@ async function main(): Promise<number> {
         `${run}-warm-connector`,
         { a: namesrvA, b: namesrvB },
         { fromCluster: "a", toCluster: "b", topic: `${run}-warm`, start: "earliest" },
-        `127.0.0.1:${await freePort()}`,
         connectorYaml,
       );
       const warmProc = new ConnectorProcess(
@@ -469,7 +468,6 @@ async function main(): Promise<number> {
 
     // ---- catch-up ----
     const configPath = join(scratch, "connector.yaml");
-    const metricsListen = `127.0.0.1:${await freePort()}`;
     writeConnectorConfig(
       configPath,
       `${run}-connector`,
@@ -480,7 +478,6 @@ async function main(): Promise<number> {
         topic,
         start: "earliest",
       },
-      metricsListen,
       connectorYaml,
     );
     const targetBaseline = await sumMaxOffsets(b, targetQueues);
@@ -519,7 +516,7 @@ async function main(): Promise<number> {
       // prom-client's event-loop delay since the previous scrape: the connector's own stalls.
       "rmq_connector_nodejs_eventloop_lag_max_seconds",
     ];
-    const catchUpRequests = await scrapeCounters(metricsListen, requestCounters);
+    const catchUpRequests = await scrapeCounters(proc.metricsListen, requestCounters);
     if (catchUpRequests)
       progress(
         `  catch-up requests: ${fmt(catchUpRequests["rmq_connector_pulls_total"])} pulls, ` +
@@ -547,7 +544,7 @@ async function main(): Promise<number> {
       const baseline = from.reduce((x, y) => x + y, 0n);
       // Let the connector settle at the head (its pulls now long-poll).
       await sleep(1000);
-      const steadyRequestsBefore = await scrapeCounters(metricsListen, requestCounters);
+      const steadyRequestsBefore = await scrapeCounters(proc.metricsListen, requestCounters);
       progress(`steady state: ${fmt(rate)} msg/s of single sends into A for ${latencySeconds} s`);
       proc.startRssSampling();
       paced = await timed("steady state", () =>
@@ -560,7 +557,7 @@ async function main(): Promise<number> {
       );
       const drained = await waitForTarget(b, targetQueues, baseline, paced.sent, 30_000, () => alive);
       steadyRssMiB = proc.stopRssSampling();
-      const steadyRequestsAfter = await scrapeCounters(metricsListen, requestCounters);
+      const steadyRequestsAfter = await scrapeCounters(proc.metricsListen, requestCounters);
       if (steadyRequestsBefore && steadyRequestsAfter) {
         const delta = (name: string): number =>
           (steadyRequestsAfter[name] ?? 0) - (steadyRequestsBefore[name] ?? 0);
@@ -767,14 +764,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(
-      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+runBench(main);

@@ -26,6 +26,7 @@ import type { Logger } from "../src/client/logger.js";
 import { ensureDistribution, javaCommand, startSandbox, type Sandbox } from "../src/sandbox/index.js";
 import { compileJavaBench, runJavaBench, type JavaBench } from "./java.js";
 import { describeMachine, formatMachine } from "./machine.js";
+import { runBench } from "./main.js";
 import { pullPhase, sendPhase } from "./ours.js";
 import { fmt, formatTable, msgPerSec, type PhaseResult } from "./stats.js";
 
@@ -447,14 +448,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(
-      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+runBench(main);
