@@ -23,5 +23,6 @@ export {
   type SendStatus,
 } from "./types.js";
 export type { MessageExt } from "../protocol/message.js";
+export { EncodedProperties, rewriteProperties } from "../protocol/properties.js";
 export { RmqError, ProtocolError, BrokerError } from "../protocol/errors.js";
 export { ConnectionError, RequestTimeoutError, AbortedError } from "../transport/errors.js";

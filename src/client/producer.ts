@@ -14,7 +14,7 @@ import {
 } from "../protocol/headers/send-message.js";
 import { encodeBatchBody } from "../protocol/message-batch.js";
 import { createUniqueId } from "../protocol/message-id.js";
-import { MessageConst, encodeProperty } from "../protocol/properties.js";
+import { EncodedProperties, MessageConst, encodeProperty } from "../protocol/properties.js";
 import { expectCodes } from "./broker-call.js";
 import { requestQueueBroker, type ClientContext } from "./context.js";
 import type { CallOptions } from "./name-server.js";
@@ -169,16 +169,29 @@ export class Producer {
   }
 }
 
-/** The wire properties of a message: user properties, then TAGS, KEYS and a UNIQ_KEY. */
 /**
  * The encoded properties of `m` and its UNIQ_KEY, in one pass: its own properties in their order
  * (TAGS and KEYS taking `m.tags` / `m.keys` when those are set), then TAGS and KEYS if not among
- * them, then a new UNIQ_KEY if it has none. Throws InvalidPropertyError.
+ * them, then a new UNIQ_KEY if it has none. EncodedProperties are taken as they are, plus a new
+ * UNIQ_KEY if they have none. Throws InvalidPropertyError.
  */
 function encodeMessageProperties(m: Message): { text: string; uniqKey: string } {
   const TAGS = MessageConst.PROPERTY_TAGS;
   const KEYS = MessageConst.PROPERTY_KEYS;
   const UNIQ = MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX;
+  if (m.properties instanceof EncodedProperties) {
+    if ((m.tags ?? "") !== "" || (m.keys ?? "").length > 0) {
+      throw new RmqError(
+        "RMQ_INVALID_ARGUMENT",
+        `a message to ${m.topic} with encoded properties carries its TAGS and KEYS in them; tags and keys must be unset`,
+        { context: { topic: m.topic } },
+      );
+    }
+    const { text, uniqKey } = m.properties;
+    if (uniqKey !== undefined) return { text, uniqKey };
+    const created = createUniqueId();
+    return { text: text + encodeProperty(UNIQ, created), uniqKey: created };
+  }
   let tags = m.tags !== undefined && m.tags !== "" ? m.tags : undefined;
   const joined = m.keys === undefined ? undefined : typeof m.keys === "string" ? m.keys : m.keys.join(" ");
   let keys = joined !== undefined && joined !== "" ? joined : undefined;

@@ -1,4 +1,5 @@
 /** Values shared by the client's producer, consumer and admin APIs. */
+import type { EncodedProperties } from "../protocol/properties.js";
 
 /** One queue of a topic on one broker (org.apache.rocketmq.common.message.MessageQueue). */
 export interface MessageQueue {
@@ -27,8 +28,12 @@ export interface Message {
   tags?: string | undefined;
   /** Keys for the broker's index (KEYS property, space-separated on the wire). */
   keys?: string | string[] | undefined;
-  /** User properties. Names and values must not contain \u0001 or \u0002. */
-  properties?: Record<string, string> | undefined;
+  /**
+   * User properties. Names and values must not contain \u0001 or \u0002. EncodedProperties
+   * (from rewriteProperties) are sent as they are and hold TAGS and KEYS themselves: `tags` and
+   * `keys` must then be unset.
+   */
+  properties?: Record<string, string> | EncodedProperties | undefined;
   /** The user flag (int32), stored as is. */
   flag?: number | undefined;
   /**

@@ -15,6 +15,7 @@
  */
 import type { Message } from "../client/types.js";
 import type { MessageExt } from "../protocol/message.js";
+import { rewriteProperties } from "../protocol/properties.js";
 import { MessageSysFlag } from "../protocol/sysflag.js";
 
 /** Provenance properties written on every replicated message. */
@@ -138,29 +139,36 @@ export function pulledFrom(
   return { cluster, brokerName: queue.brokerName, positionPrefix: prefix.slice(0, prefix.length - 1) };
 }
 
+/** Source entries not copied: the dropped ones, and the provenance this hop writes anew (RMQC_ORIGIN stays). */
+function isReplaced(name: string): boolean {
+  return (
+    name === Provenance.SOURCE ||
+    name === Provenance.PATH ||
+    name === Provenance.SOURCE_STORE_MS ||
+    isDropped(name)
+  );
+}
+
 /**
- * The target message for `message`, pulled from `from`, going to `targetTopic`. Properties the
+ * The target message for `message`, pulled from `from`, going to `targetTopic`. Its properties
+ * are the source's text without the dropped entries, plus provenance: kept entries (TAGS, KEYS
+ * and UNIQ_KEY among them) travel byte for byte, without a decode and re-encode. Properties the
  * target broker would refuse are the caller's to catch (it reports the message).
  */
 export function mapMessage(message: MessageExt, from: PulledFrom, targetTopic: string): Message {
-  const properties: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.properties)) {
-    if (name === "TAGS" || name === "KEYS" || isDropped(name)) continue;
-    properties[name] = value;
-  }
   // Same text as formatPosition, without re-encoding the queue's parts for every message.
   const source = from.positionPrefix + message.queueOffset.toString();
-  properties[Provenance.SOURCE] = source;
-  properties[Provenance.ORIGIN] = message.properties[Provenance.ORIGIN] ?? source;
-  properties[Provenance.PATH] = clusterPath(message, from.cluster).join(",");
-  properties[Provenance.SOURCE_STORE_MS] = String(message.storeTimestamp);
+  const provenance: [string, string][] = [
+    [Provenance.SOURCE, source],
+    [Provenance.PATH, clusterPath(message, from.cluster).join(",")],
+    [Provenance.SOURCE_STORE_MS, String(message.storeTimestamp)],
+  ];
+  if (message.properties[Provenance.ORIGIN] === undefined) provenance.push([Provenance.ORIGIN, source]);
   const compressed = (message.sysFlag & MessageSysFlag.COMPRESSED_FLAG) !== 0;
   return {
     topic: targetTopic,
     body: message.storedBody,
-    tags: message.tags,
-    keys: message.properties["KEYS"],
-    properties,
+    properties: rewriteProperties(message.propertiesText, isReplaced, provenance),
     flag: message.flag,
     bornTimestamp: message.bornTimestamp,
     compressionSysFlag: compressed ? message.sysFlag & 0x701 : 0,

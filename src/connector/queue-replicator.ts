@@ -21,6 +21,7 @@ import type { PullConsumer } from "../client/pull-consumer.js";
 import type { Message, MessageQueue } from "../client/types.js";
 import { RmqError } from "../protocol/errors.js";
 import { ResponseCode } from "../protocol/codes.js";
+import { EncodedProperties } from "../protocol/properties.js";
 import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
 import type { ByteBudget } from "./byte-budget.js";
 import { mapMessage, pulledFrom, wouldLoop } from "./message-mapping.js";
@@ -111,6 +112,14 @@ function isPoison(err: unknown): boolean {
   if (!(err instanceof RmqError)) return false;
   if (POISON_CODES.has(err.code)) return true;
   return err.context.responseCode === ResponseCode.MESSAGE_ILLEGAL;
+}
+
+/** What a dead-lettered message keeps besides provenance when its properties are refused. */
+const DEAD_LETTER_KEPT = new Set(["TAGS", "KEYS", "UNIQ_KEY"]);
+
+/** A message's properties as a record, whichever form it carries them in. */
+function propertiesRecord(m: Message): Record<string, string> {
+  return m.properties instanceof EncodedProperties ? m.properties.decode() : { ...m.properties };
 }
 
 export class QueueReplicator {
@@ -433,7 +442,8 @@ export class QueueReplicator {
     if (topic === undefined) return false;
     const reason = cause instanceof Error ? cause.message : String(cause);
     const info = { RMQC_DLQ_REASON: reason.slice(0, 1000), RMQC_DLQ_TARGET_TOPIC: item.message.topic };
-    let message: Message = { ...item.message, topic, properties: { ...item.message.properties, ...info } };
+    const own = propertiesRecord(item.message);
+    let message: Message = { ...item.message, topic, properties: { ...own, ...info } };
     let strippedProperties = false;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -459,8 +469,8 @@ export class QueueReplicator {
           // The user properties may be what the target refuses: keep body, tags, keys, message
           // id and provenance, and say that the rest was dropped.
           strippedProperties = true;
-          const kept = Object.entries(item.message.properties ?? {}).filter(
-            ([name]) => name.startsWith("RMQC_") || name === "UNIQ_KEY",
+          const kept = Object.entries(own).filter(
+            ([name]) => name.startsWith("RMQC_") || DEAD_LETTER_KEPT.has(name),
           );
           message = {
             ...message,

@@ -252,6 +252,74 @@ export function decodeProperties(text: string): Record<string, string> {
 }
 
 /**
+ * Properties already in wire form, every entry valid: a producer sends the text as it is. Made by
+ * rewriteProperties, so that a forwarded message's properties are not decoded into a record and
+ * encoded again (the replication hot path).
+ */
+export class EncodedProperties {
+  /** Use rewriteProperties, which checks every entry. */
+  constructor(
+    /** `name\u0001value\u0002...`, each entry ending with its separator. */
+    readonly text: string,
+    /** The UNIQ_KEY entry's value (the last one, as decodeProperties would read it). */
+    readonly uniqKey: string | undefined,
+  ) {}
+
+  /** The properties as a record (decodeProperties of the text). */
+  decode(): Record<string, string> {
+    return decodeProperties(this.text);
+  }
+}
+
+/**
+ * `source` (wire form, as stored) without the entries whose name `drop` accepts, with `append`
+ * added at the end. Kept entries keep their text and order, duplicates included (a reader takes
+ * the later value, as from the source); entries decodeProperties would skip are left out. Names
+ * in `append` should be ones `drop` accepts, or they appear twice. Throws InvalidPropertyError for
+ * an appended entry that cannot be encoded.
+ */
+export function rewriteProperties(
+  source: string,
+  drop: (name: string) => boolean,
+  append: Iterable<readonly [string, string]>,
+): EncodedProperties {
+  const UNIQ = MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX;
+  let text = "";
+  let uniqKey: string | undefined;
+  // Kept entries are copied in runs: most sources lose nothing, and stay one string.
+  let runStart = 0;
+  const len = source.length;
+  let index = 0;
+  while (index < len) {
+    let end = source.indexOf(PROPERTY_SEPARATOR, index);
+    if (end < 0) end = len;
+    let keep = false;
+    if (end - index >= 3) {
+      const sep = source.indexOf(NAME_VALUE_SEPARATOR, index);
+      if (sep > index && sep < end - 1) {
+        const name = source.slice(index, sep);
+        keep = !drop(name);
+        if (keep && name === UNIQ) uniqKey = source.slice(sep + 1, end);
+      }
+    }
+    if (!keep) {
+      text += source.slice(runStart, index);
+      runStart = end + 1;
+    }
+    index = end + 1;
+  }
+  if (runStart < len) {
+    text += source.slice(runStart, len);
+    if (!source.endsWith(PROPERTY_SEPARATOR)) text += PROPERTY_SEPARATOR;
+  }
+  for (const [name, value] of append) {
+    text += encodeProperty(name, value);
+    if (name === UNIQ) uniqKey = value;
+  }
+  return new EncodedProperties(text, uniqKey);
+}
+
+/**
  * The encoded properties do not fit the int16 length prefix of a stored or batch record.
  * Code `RMQ_PROPERTIES_TOO_LONG`, not retriable.
  */

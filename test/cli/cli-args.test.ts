@@ -293,6 +293,8 @@ describe("messageRecord", () => {
       CLUSTER: "c",
       mine: "v",
     },
+    propertiesText:
+      "TAGS\u0001A\u0002KEYS\u0001k1 k2\u0002UNIQ_KEY\u0001U1\u0002MIN_OFFSET\u00010\u0002MAX_OFFSET\u00013\u0002CLUSTER\u0001c\u0002mine\u0001v\u0002",
     offsetMsgId: "OFF",
     tags: "A",
     keys: ["k1", "k2"],

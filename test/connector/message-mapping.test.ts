@@ -10,7 +10,8 @@ import {
   wouldLoop,
 } from "../../src/connector/message-mapping.js";
 import { decodeStoredMessages, encodeStoredMessage } from "../../src/protocol/message.js";
-import { encodeProperties } from "../../src/protocol/properties.js";
+import { EncodedProperties, encodeProperties } from "../../src/protocol/properties.js";
+import type { Message } from "../../src/client/types.js";
 import { mapQueue } from "../../src/connector/queue-mapping.js";
 import { ByteBudget } from "../../src/connector/byte-budget.js";
 
@@ -34,6 +35,11 @@ function stored(properties: Record<string, string>, sysFlag = 0, body = Buffer.f
   const [m] = decodeStoredMessages(bytes, { decompress: false });
   assert.ok(m);
   return m;
+}
+
+function encoded(m: Message): EncodedProperties {
+  assert.ok(m.properties instanceof EncodedProperties, "mapMessage forwards encoded properties");
+  return m.properties;
 }
 
 describe("mapMessage", () => {
@@ -61,28 +67,25 @@ describe("mapMessage", () => {
     assert.equal(out.body.toString(), "payload");
     assert.equal(out.flag, 7);
     assert.equal(out.bornTimestamp, 1_700_000_000_000);
-    assert.equal(out.tags, "TagA");
-    assert.equal(out.keys, "k1 k2");
-    assert.deepEqual(
-      Object.keys(out.properties ?? {}).sort(),
-      [
-        Provenance.ORIGIN,
-        Provenance.PATH,
-        Provenance.SOURCE,
-        Provenance.SOURCE_STORE_MS,
-        "UNIQ_KEY",
-        "région",
-      ].sort(),
+    assert.equal(out.tags, undefined, "TAGS travels inside the encoded properties");
+    assert.equal(out.keys, undefined, "KEYS travels inside the encoded properties");
+    const properties = encoded(out);
+    // Kept entries keep their bytes and order; provenance comes last.
+    assert.equal(
+      properties.text,
+      "TAGS\u0001TagA\u0002KEYS\u0001k1 k2\u0002UNIQ_KEY\u0001ABCDEF\u0002région\u0001Zürich\u0002" +
+        "RMQC_SOURCE\u0001east/orders/broker-a/3/41\u0002RMQC_PATH\u0001east\u0002" +
+        "RMQC_SOURCE_STORE_MS\u00011700000000050\u0002RMQC_ORIGIN\u0001east/orders/broker-a/3/41\u0002",
     );
-    assert.equal(out.properties?.["UNIQ_KEY"], "ABCDEF");
+    assert.equal(properties.uniqKey, "ABCDEF");
     assert.equal(out.compressionSysFlag, 0);
   });
 
   it("writes provenance: source position, first origin, cluster path and source store time", () => {
-    const out = mapMessage(stored({}), from, "t");
-    assert.equal(out.properties?.[Provenance.SOURCE], "east/orders/broker-a/3/41");
+    const out = encoded(mapMessage(stored({}), from, "t")).decode();
+    assert.equal(out[Provenance.SOURCE], "east/orders/broker-a/3/41");
     assert.equal(
-      out.properties?.[Provenance.SOURCE],
+      out[Provenance.SOURCE],
       formatPosition({
         cluster: "east",
         topic: "orders",
@@ -91,16 +94,32 @@ describe("mapMessage", () => {
         queueOffset: 41n,
       }),
     );
-    assert.equal(out.properties?.[Provenance.ORIGIN], "east/orders/broker-a/3/41");
-    assert.equal(out.properties?.[Provenance.PATH], "east");
-    assert.equal(out.properties?.[Provenance.SOURCE_STORE_MS], "1700000000050");
-    const second = mapMessage(
-      stored({ [Provenance.ORIGIN]: "west/x/b/0/9", [Provenance.PATH]: "west" }),
-      from,
-      "t",
+    assert.equal(out[Provenance.ORIGIN], "east/orders/broker-a/3/41");
+    assert.equal(out[Provenance.PATH], "east");
+    assert.equal(out[Provenance.SOURCE_STORE_MS], "1700000000050");
+    const second = encoded(
+      mapMessage(
+        stored({
+          [Provenance.ORIGIN]: "west/x/b/0/9",
+          [Provenance.PATH]: "west",
+          [Provenance.SOURCE]: "west/x/b/0/9",
+          [Provenance.SOURCE_STORE_MS]: "1",
+        }),
+        from,
+        "t",
+      ),
     );
-    assert.equal(second.properties?.[Provenance.ORIGIN], "west/x/b/0/9", "the first origin is kept");
-    assert.equal(second.properties?.[Provenance.PATH], "west,east");
+    assert.deepEqual(second.decode(), {
+      [Provenance.ORIGIN]: "west/x/b/0/9",
+      [Provenance.SOURCE]: "east/orders/broker-a/3/41",
+      [Provenance.PATH]: "west,east",
+      [Provenance.SOURCE_STORE_MS]: "1700000000050",
+    });
+    assert.equal(
+      second.text.split(`${Provenance.SOURCE}\u0001`).length,
+      2,
+      "the previous hop's RMQC_SOURCE is replaced, not repeated",
+    );
   });
 
   it("encodes position parts so names with separators round-trip", () => {

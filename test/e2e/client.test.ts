@@ -11,6 +11,7 @@ import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import type { MessageExt } from "../../src/protocol/message.js";
 import { RmqError } from "../../src/protocol/errors.js";
+import { rewriteProperties } from "../../src/protocol/properties.js";
 import { useSandbox, uniqueName } from "../helpers/sandbox.js";
 import { resolveVersion } from "../../src/sandbox/index.js";
 
@@ -100,6 +101,63 @@ describe("client against a real broker", () => {
       assert.match(m.uniqKey ?? "", /^[0-9A-F]{32}$/);
       assert.ok(m.storeTimestamp >= m.bornTimestamp - 5000);
     });
+  });
+
+  it("forwards a pulled message's properties text as it is, with a new UNIQ_KEY only where it has none", async () => {
+    const [queue] = await topicWithQueues("encoded", 1);
+    assert.ok(queue);
+    const producer = client.producer();
+    await producer.sendBatch(
+      [
+        {
+          topic: queue.topic,
+          body: Buffer.from("a"),
+          tags: "TagA",
+          keys: "k1 k2",
+          properties: { région: "Zürich" },
+        },
+        { topic: queue.topic, body: Buffer.from("b"), properties: { drop: "me" } },
+      ],
+      { queue },
+    );
+    const source = await pullAll(queue, 0n, 2);
+    assert.equal(source.length, 2);
+    const [a, b] = source as [MessageExt, MessageExt];
+    const forwarded = [
+      rewriteProperties(a.propertiesText, (name) => name === "drop", [["hop", "1"]]),
+      rewriteProperties(b.propertiesText, (name) => name === "drop" || name === "UNIQ_KEY", [["hop", "1"]]),
+    ];
+    // The first keeps its UNIQ_KEY; the second lost it to `drop` and gets a new one.
+    const single = await producer.send(
+      { topic: queue.topic, body: Buffer.from("a"), properties: forwarded[0] },
+      { queue },
+    );
+    const batch = await producer.sendBatch(
+      [{ topic: queue.topic, body: Buffer.from("b"), properties: forwarded[1] }],
+      {
+        queue,
+      },
+    );
+    assert.equal(single.uniqKeys[0], source[0]?.uniqKey);
+    assert.notEqual(batch.uniqKeys[0], source[1]?.uniqKey);
+    const [first, second] = await pullAll(queue, 2n, 2);
+    assert.ok(first && second);
+    assert.equal(first.tags, "TagA");
+    assert.deepEqual(first.keys, ["k1", "k2"]);
+    assert.equal(first.uniqKey, source[0]?.uniqKey);
+    assert.equal(first.properties["région"], "Zürich");
+    assert.equal(first.properties["hop"], "1");
+    assert.equal(second.properties["drop"], undefined);
+    assert.equal(second.uniqKey, batch.uniqKeys[0]);
+    assert.equal(second.properties["hop"], "1");
+    await assert.rejects(
+      producer.send(
+        { topic: queue.topic, body: Buffer.from("c"), tags: "T", properties: forwarded[0] },
+        { queue },
+      ),
+      (err: unknown) =>
+        err instanceof RmqError && err.code === "RMQ_INVALID_ARGUMENT" && /TAGS and KEYS/.test(err.message),
+    );
   });
 
   it("refuses an empty body before it reaches the broker (RocketMQ has no empty messages)", async () => {

@@ -99,6 +99,7 @@ test("hand-written v1 IPv4 record decodes to the expected values", () => {
     body: Buffer.from("hello"),
     compression: undefined,
     properties: { TAGS: "TagA", KEYS: "k1 k2" },
+    propertiesText: "TAGS\u0001TagA\u0002KEYS\u0001k1 k2\u0002",
     offsetMsgId: "0A00000100002A9F0000000000001000",
     tags: "TagA",
     keys: ["k1", "k2"],

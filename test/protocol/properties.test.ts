@@ -12,6 +12,7 @@ import {
   MAX_PROPERTIES_BYTES,
   MessageConst,
   PropertiesTooLongError,
+  rewriteProperties,
 } from "../../src/protocol/properties.js";
 
 test("encodeProperties writes name\\u0001value\\u0002 in key order", () => {
@@ -61,6 +62,54 @@ test("decodeProperties never throws", () => {
   fc.assert(
     fc.property(fc.string({ unit: fc.constantFrom("\u0001", "\u0002", "a", "b", "é") }), (s) => {
       decodeProperties(s);
+    }),
+  );
+});
+
+test("rewriteProperties keeps entries byte for byte, drops by name and appends", () => {
+  const source = "TAGS\u0001A\u0002CLUSTER\u0001c\u0002UNIQ_KEY\u0001U1\u0002région\u0001Zürich\u0002";
+  const none = rewriteProperties(source, () => false, []);
+  assert.equal(none.text, source, "nothing dropped: the source text itself");
+  assert.equal(none.uniqKey, "U1");
+  const dropped = rewriteProperties(source, (n) => n === "CLUSTER" || n === "TAGS", [["X", "1"]]);
+  assert.equal(dropped.text, "UNIQ_KEY\u0001U1\u0002région\u0001Zürich\u0002X\u00011\u0002");
+  assert.deepEqual(dropped.decode(), { UNIQ_KEY: "U1", région: "Zürich", X: "1" });
+  const last = rewriteProperties(source, (n) => n === "région", []);
+  assert.equal(last.text, "TAGS\u0001A\u0002CLUSTER\u0001c\u0002UNIQ_KEY\u0001U1\u0002");
+  // A missing final separator is added; malformed segments are left out, as the decoder skips them.
+  assert.equal(rewriteProperties("a\u0001bc", () => false, []).text, "a\u0001bc\u0002");
+  assert.equal(
+    rewriteProperties("ab\u0002\u0001xy\u0002k\u0001v\u0002z\u0001\u0002q\u0001a\u0001b", () => false, [])
+      .text,
+    "k\u0001v\u0002q\u0001a\u0001b\u0002",
+  );
+  assert.equal(rewriteProperties("", () => false, []).text, "");
+  // Duplicates travel as they are: a reader takes the later value, as it would from the source.
+  const dup = rewriteProperties(
+    "k\u00011\u0002UNIQ_KEY\u0001a\u0002k\u00012\u0002UNIQ_KEY\u0001b\u0002",
+    () => false,
+    [],
+  );
+  assert.deepEqual(dup.decode(), { k: "2", UNIQ_KEY: "b" });
+  assert.equal(dup.uniqKey, "b");
+  const added = rewriteProperties("", () => false, [["UNIQ_KEY", "NEW"]]);
+  assert.equal(added.uniqKey, "NEW");
+  assert.throws(
+    () => rewriteProperties(source, () => false, [["bad", "x\u0002y"]]),
+    (e: unknown) => e instanceof InvalidPropertyError && e.property === "bad",
+  );
+});
+
+test("rewriteProperties decodes like a filtered record, for any properties and drop set", () => {
+  const part = fc
+    .string({ minLength: 1, unit: "grapheme" })
+    .filter((s) => !s.includes("\u0001") && !s.includes("\u0002"));
+  fc.assert(
+    fc.property(fc.dictionary(part, part), fc.array(part), (props, dropNames) => {
+      const drop = new Set(dropNames);
+      const out = rewriteProperties(encodeProperties(props), (n) => drop.has(n), [["appended\u00e9", "v"]]);
+      const expected = Object.fromEntries(Object.entries(props).filter(([n]) => !drop.has(n)));
+      assert.deepEqual(out.decode(), { ...expected, "appended\u00e9": "v" });
     }),
   );
 });
