@@ -10,9 +10,10 @@
  * docs/metrics.md lists every metric; test/observability/docs.test.ts holds the two together.
  */
 import { readFileSync } from "node:fs";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { EngineEvents, EngineStatus, QueueLabels, QueueStatus } from "../connector/engine.js";
 import type { ProbeStatus } from "../connector/probes.js";
+import { PerMessageHistogram, type HistogramSeries } from "./per-message-histogram.js";
 
 /** Prefix of every metric the connector exposes, process defaults included. */
 export const METRIC_PREFIX = "rmq_connector_";
@@ -200,9 +201,9 @@ export class ConnectorMetrics {
   #source: StatusSource | undefined;
   /** One status snapshot per scrape, shared by every collect() of that scrape. */
   #snapshot: EngineStatus | undefined;
-  readonly #latency: Histogram<RouteLabelName>;
-  /** Histogram children per route: label hashing once per route, not once per message. */
-  readonly #latencyByRoute = new Map<string, Histogram.Internal<RouteLabelName>>();
+  readonly #latency: PerMessageHistogram<RouteLabelName>;
+  /** The latency series of each route, looked up once per route, not once per message. */
+  readonly #latencyByRoute = new Map<string, HistogramSeries>();
 
   constructor(options: ConnectorMetricsOptions = {}) {
     const registers = [this.registry];
@@ -254,7 +255,7 @@ export class ConnectorMetrics {
       },
     });
 
-    this.#latency = new Histogram<RouteLabelName>({
+    this.#latency = new PerMessageHistogram<RouteLabelName>({
       name: `${METRIC_PREFIX}replication_latency_seconds`,
       help: "Per message: time the target acknowledged it minus its store time at the source.",
       labelNames: [...ROUTE_LABELS],
@@ -294,17 +295,17 @@ export class ConnectorMetrics {
   }
 
   #observeLatencies(queue: QueueLabels, latenciesMs: readonly number[]): void {
-    let child = this.#latencyByRoute.get(queue.route);
-    if (child === undefined) {
-      child = this.#latency.labels({
+    let series = this.#latencyByRoute.get(queue.route);
+    if (series === undefined) {
+      series = this.#latency.series({
         route: queue.route,
         source_cluster: queue.sourceCluster,
         target_cluster: queue.targetCluster,
       });
-      this.#latencyByRoute.set(queue.route, child);
+      this.#latencyByRoute.set(queue.route, series);
     }
     // Source store time comes from the source broker's clock: skew can make it look negative.
-    for (const ms of latenciesMs) child.observe(Math.max(0, ms) / 1000);
+    for (const ms of latenciesMs) series.observe(Math.max(0, ms) / 1000);
   }
 
   #queueMetric(def: QueueMetric): void {

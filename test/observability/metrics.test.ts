@@ -12,7 +12,9 @@ import {
   startHttpServer,
   type HttpServerHandle,
 } from "../../src/observability/http-server.js";
+import { Histogram, Registry } from "prom-client";
 import { ConnectorMetrics, LATENCY_BUCKETS_SECONDS } from "../../src/observability/metrics.js";
+import { PerMessageHistogram } from "../../src/observability/per-message-histogram.js";
 import { recordingLogger } from "../helpers/replication.js";
 import {
   documentedMetrics,
@@ -351,5 +353,35 @@ describe("HTTP endpoint", () => {
     } finally {
       blocker.close();
     }
+  });
+});
+
+describe("PerMessageHistogram", () => {
+  it("exposes what prom-client's Histogram exposes for the same observations", async () => {
+    const ours = new Registry();
+    const theirs = new Registry();
+    const options = { name: "h_seconds", help: 'help with "quotes"', labelNames: ["route", "x"] as const };
+    const fast = new PerMessageHistogram({ ...options, buckets: LATENCY_BUCKETS_SECONDS, registers: [ours] });
+    const reference = new Histogram({
+      ...options,
+      labelNames: [...options.labelNames],
+      buckets: [...LATENCY_BUCKETS_SECONDS],
+      registers: [theirs],
+    });
+    const series = [
+      { route: "r1", x: "a" },
+      { route: 'r"2\\', x: "line\nbreak" },
+    ];
+    const values = [0, 0.001, 0.0010001, 0.003, 0.5, 1, 59.9, 60, 61, 1e9];
+    for (const [i, labels] of series.entries()) {
+      for (const v of values.slice(i)) {
+        fast.series(labels).observe(v);
+        reference.observe(labels, v);
+      }
+    }
+    assert.equal(await ours.metrics(), await theirs.metrics());
+    ours.resetMetrics();
+    theirs.resetMetrics();
+    assert.equal(await ours.metrics(), await theirs.metrics());
   });
 });
