@@ -284,9 +284,11 @@ export function rewriteProperties(
   append: Iterable<readonly [string, string]>,
 ): EncodedProperties {
   const UNIQ = MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX;
-  let text = "";
+  // Joined once at the end: a flat string, not a tree of concatenations that every in-flight
+  // message would hold until it is sent.
+  const parts: string[] = [];
   let uniqKey: string | undefined;
-  // Kept entries are copied in runs: most sources lose nothing, and stay one string.
+  // Kept entries are copied in runs: most sources lose nothing, and stay one piece.
   let runStart = 0;
   const len = source.length;
   let index = 0;
@@ -303,19 +305,21 @@ export function rewriteProperties(
       }
     }
     if (!keep) {
-      text += source.slice(runStart, index);
+      if (index > runStart) parts.push(source.slice(runStart, index));
       runStart = end + 1;
     }
     index = end + 1;
   }
   if (runStart < len) {
-    text += source.slice(runStart, len);
-    if (!source.endsWith(PROPERTY_SEPARATOR)) text += PROPERTY_SEPARATOR;
+    parts.push(runStart === 0 ? source : source.slice(runStart, len));
+    if (!source.endsWith(PROPERTY_SEPARATOR)) parts.push(PROPERTY_SEPARATOR);
   }
   for (const [name, value] of append) {
-    text += encodeProperty(name, value);
+    assertValidProperty(name, value);
+    parts.push(name, NAME_VALUE_SEPARATOR, value, PROPERTY_SEPARATOR);
     if (name === UNIQ) uniqKey = value;
   }
+  const text = parts.join("");
   return new EncodedProperties(text, uniqKey);
 }
 
