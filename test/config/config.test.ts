@@ -48,7 +48,7 @@ test("a minimal config gets every default, typed", () => {
   assert.deepEqual(c.pull, { batchSize: 32, suspendTimeoutMs: 15000, lingerMs: 0 });
   assert.deepEqual(c.send, { batchMaxMessages: 64, batchMaxBytes: 1024 * 1024, timeoutMs: 5000 });
   assert.deepEqual(c.limits, {
-    inFlightMessagesPerQueue: 1024,
+    inFlightMessagesPerQueue: 128,
     inFlightBytesPerQueue: 4 * 1024 * 1024,
     inFlightBytesTotal: 128 * 1024 * 1024,
   });
