@@ -9,6 +9,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { processCpuSeconds } from "./cpu.js";
 
 /** The connector's entry point in the build (dist/src/cli/main.js), from dist/bench/. */
 export function connectorMain(): string {
@@ -29,12 +30,14 @@ export interface ConnectorRoute {
   fromCluster: string;
   toCluster: string;
   topic: string;
+  /** Default: the source topic's name. */
+  targetTopic?: string;
   start: "earliest" | "latest";
 }
 
 /**
  * A minimal config file: the clusters and one route; every other key keeps its documented default
- * (pull 32, send batches of up to 64 / 1 MiB, 1024 messages and 4 MiB in flight per queue,
+ * (pull 32, send batches of up to 64 / 1 MiB, 128 messages and 4 MiB in flight per queue,
  * 128 MiB per process, commits every second), which is what the benchmark measures.
  */
 export function writeConnectorConfig(
@@ -52,7 +55,7 @@ export function writeConnectorConfig(
     ...Object.entries(clusters).map(([key, namesrv]) => `  ${key}: { namesrv: "${namesrv}" }`),
     "routes:",
     `  - from: { cluster: ${route.fromCluster}, topic: ${route.topic} }`,
-    `    to: { cluster: ${route.toCluster} }`,
+    `    to: { cluster: ${route.toCluster}${route.targetTopic === undefined ? "" : `, topic: ${route.targetTopic}`} }`,
     `    start: ${route.start}`,
     ...(extraYaml === "" ? [] : [extraYaml]),
     "",
@@ -93,6 +96,8 @@ export class ConnectorProcess {
   /** performance.now() when the "starting" (config loaded) and "running" (engine started) lines arrived. */
   startingAt: number | undefined;
   runningAt: number | undefined;
+  /** Its CPU seconds when the "starting" line arrived: what loading Node and the code cost. */
+  cpuAtStartingSeconds: number | undefined;
   /** host:port of its /metrics, from its log (configs here listen on port 0: any free port). */
   metricsListen: string | undefined;
   /** Warning and error lines (level >= 40), the first 20. */
@@ -104,8 +109,11 @@ export class ConnectorProcess {
   #rssPeak = 0;
   #sampler: NodeJS.Timeout | undefined;
 
-  constructor(configPath: string, nodeFlags: readonly string[], onLine?: (line: ConnectorLogLine) => void) {
-    const main = connectorMain();
+  /**
+   * `main`: the entry point to run, by default this build's (another build's, to compare two
+   * versions of the code in one run); its shebang's node flags come first.
+   */
+  constructor(configPath: string, nodeFlags: readonly string[], main = connectorMain()) {
     this.child = spawn(
       process.execPath,
       [...shebangNodeFlags(main), ...nodeFlags, main, "run", "--config", configPath],
@@ -133,14 +141,16 @@ export class ConnectorProcess {
         keep(text);
         const line = parseLine(text);
         if (!line) continue;
-        if (line.msg === "starting") this.startingAt ??= performance.now();
+        if (line.msg === "starting" && this.startingAt === undefined) {
+          this.startingAt = performance.now();
+          this.cpuAtStartingSeconds = processCpuSeconds(this.child.pid);
+        }
         if (line.msg === "running") this.runningAt ??= performance.now();
         if (line.listen !== undefined) this.metricsListen ??= line.listen;
         if (line.level >= 40) {
           this.problemCount++;
           if (this.problems.length < 20) this.problems.push(text);
         }
-        onLine?.(line);
       }
     });
     this.child.stderr.setEncoding("utf8").on("data", (chunk: string) => {

@@ -28,14 +28,22 @@ export function describeMachine(java: string, rocketmq: string): MachineDescript
   };
 }
 
-export function formatMachine(m: MachineDescription): string {
+/** Two sandbox clusters sharing the cores with what is measured: the replication benches' setup. */
+export const TWO_CLUSTERS =
+  "two local clusters, each one NameServer + one broker, on the same cores as the connector";
+
+/** The machine, for a report's header; `setup` says where RocketMQ runs. */
+export function formatMachine(
+  m: MachineDescription,
+  setup = "broker and Java client, one local NameServer + broker",
+): string {
   return [
     `CPU:      ${m.cpuModel}, ${m.cores} logical cores`,
     `Memory:   ${m.memoryGiB.toFixed(1)} GiB`,
     `OS:       ${m.os}`,
     `Node:     ${m.node}`,
     `Java:     ${m.java}`,
-    `RocketMQ: ${m.rocketmq} (broker and Java client, one local NameServer + broker)`,
+    `RocketMQ: ${m.rocketmq} (${setup})`,
   ].join("\n");
 }
 

@@ -17,17 +17,11 @@ import { ReplicationEngine } from "../src/connector/engine.js";
 import { ConnectorMetrics } from "../src/observability/metrics.js";
 import { javaCommand, startSandbox } from "../src/sandbox/index.js";
 import { testConfig } from "../test/helpers/replication.js";
-import { describeMachine, formatMachine } from "./machine.js";
+import { describeMachine, formatMachine, TWO_CLUSTERS } from "./machine.js";
+import { envInt, progress } from "./harness.js";
 import { runBench } from "./main.js";
 import { sendPhase } from "./ours.js";
-import { fmt, formatTable } from "./stats.js";
-
-const envInt = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  const n = v === undefined ? fallback : Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${v}`);
-  return n;
-};
+import { fmt, formatTable, median } from "./stats.js";
 
 interface Round {
   metrics: boolean;
@@ -40,8 +34,7 @@ async function main(): Promise<void> {
   const backlog = envInt("BENCH_BACKLOG", 100_000);
   const rounds = envInt("BENCH_ROUNDS", 6);
   const deadlineMs = envInt("BENCH_DEADLINE_MS", 180_000);
-  const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
-  log("starting two clusters");
+  progress("starting two clusters");
   const sandbox = await startSandbox({ clusters: 2, namePrefix: "mc" });
   const [a, b] = sandbox.info();
   if (!a || !b) throw new Error("the sandbox did not start two clusters");
@@ -106,7 +99,7 @@ async function main(): Promise<void> {
         scrapes,
       };
       if (r > 0) results.push(round);
-      log(
+      progress(
         `${r === 0 ? "warm-up" : `round ${r}`} metrics ${metricsOn ? "on " : "off"}: ${fmt(done)} msgs in ${fmt(elapsedMs)} ms = ` +
           `${fmt(round.msgPerSec)} msg/s, ${round.cpuMicrosPerMsg.toFixed(1)} µs CPU per message, ${scrapes} scrapes`,
       );
@@ -115,19 +108,12 @@ async function main(): Promise<void> {
     clientA.close();
     await sandbox.stop();
   }
-  const median = (xs: number[]): number => {
-    const sorted = [...xs].sort((x, y) => x - y);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1
-      ? (sorted[mid] as number)
-      : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  };
   const on = results.filter((r) => r.metrics);
   const off = results.filter((r) => !r.metrics);
   const rateRatio = median(on.map((r) => r.msgPerSec)) / median(off.map((r) => r.msgPerSec));
   const cpuRatio = median(on.map((r) => r.cpuMicrosPerMsg)) / median(off.map((r) => r.cpuMicrosPerMsg));
   process.stdout.write(
-    `\nMetrics cost on the replication path\n${formatMachine(describeMachine(javaCommand(), "5.5.0"))}\n` +
+    `\nMetrics cost on the replication path\n${formatMachine(describeMachine(javaCommand(), "5.5.0"), TWO_CLUSTERS)}\n` +
       `Settings: ${fmt(backlog)} x 1 KiB backlog per round, 8 queues, engine in this process, a warm-up round, then rounds alternating off/on, scrape every 1 s when on\n\n` +
       formatTable(
         ["round", "metrics", "catch-up msg/s", "CPU µs/msg", "scrapes"],

@@ -20,12 +20,11 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { RocketMQClient, type MessageQueue, type Producer } from "../src/client/index.js";
-import type { Logger } from "../src/client/logger.js";
-import { ensureDistribution, javaCommand, startSandbox, type Sandbox } from "../src/sandbox/index.js";
+import type { Sandbox } from "../src/sandbox/index.js";
 import {
   ConnectorProcess,
   procMemory,
@@ -33,8 +32,18 @@ import {
   shebangNodeFlags,
   writeConnectorConfig,
 } from "./connector-process.js";
-import { formatCpu, measureCpu, type CpuUsage } from "./cpu.js";
-import { describeMachine, formatMachine } from "./machine.js";
+import { formatCpu, measureCpu, processCpuSeconds, type CpuUsage } from "./cpu.js";
+import { formatMachine, TWO_CLUSTERS } from "./machine.js";
+import {
+  envFlags,
+  benchClusters,
+  envInt,
+  perMessageMicros,
+  progress,
+  sleep,
+  sumMaxOffsets,
+  waitForTarget,
+} from "./harness.js";
 import { runBench } from "./main.js";
 import { pullPhase, sendPhase } from "./ours.js";
 import { fmt, formatTable, LatencyRecorder, msgPerSec, type PhaseResult } from "./stats.js";
@@ -75,37 +84,11 @@ const RSS_TARGET_MIB = 200;
 /** Whole-bench watchdog: every phase has its own deadline; this catches anything else. */
 const WATCHDOG_MS = 15 * 60_000;
 
-function envInt(name: string, fallback: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw.replace(/_/g, ""));
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
-  return n;
-}
-
-function progress(message: string): void {
-  process.stderr.write(`bench: ${message}\n`);
-}
-
-const stderrLogger: Logger = {
-  debug: () => undefined,
-  info: (fields, message) => progress(`${message} ${JSON.stringify(fields)}`),
-  warn: (fields, message) => progress(`WARN ${message} ${JSON.stringify(fields)}`),
-  error: (fields, message) => progress(`ERROR ${message} ${JSON.stringify(fields)}`),
-};
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 function describe(label: string, r: PhaseResult): string {
   const parts = [`${label}: ${fmt(r.messages)} msgs in ${fmt(r.elapsedMs)} ms = ${fmt(msgPerSec(r))} msg/s`];
   if (r.timedOut) parts.push("DEADLINE REACHED");
   if (r.errors > 0) parts.push(`${r.errors} errors, first: ${r.firstError ?? "?"}`);
   return parts.join(", ");
-}
-
-async function sumMaxOffsets(client: RocketMQClient, queues: readonly MessageQueue[]): Promise<bigint> {
-  const offsets = await Promise.all(queues.map((q) => client.admin.getMaxOffset(q)));
-  return offsets.reduce((a, b) => a + b, 0n);
 }
 
 interface CatchUp {
@@ -119,44 +102,6 @@ interface CatchUp {
   /** From half the backlog in B to all of it: the rate without the start and warm-up. */
   secondHalfMs: number | undefined;
   timedOut: boolean;
-}
-
-function perMessageMicros(cpuSeconds: number, messages: number): number {
-  return (cpuSeconds * 1e6) / messages;
-}
-
-/** Polls B's max offsets until `expected` messages are stored past `baseline`, or the deadline. */
-async function waitForTarget(
-  client: RocketMQClient,
-  queues: readonly MessageQueue[],
-  baseline: bigint,
-  expected: number,
-  deadlineMs: number,
-  isAlive: () => boolean,
-): Promise<{ stored: number; doneAt: number; halfAt: number | undefined; timedOut: boolean }> {
-  const until = performance.now() + deadlineMs;
-  let halfAt: number | undefined;
-  let stored = 0;
-  const started = performance.now();
-  let lastReport = started;
-  for (;;) {
-    try {
-      stored = Number((await sumMaxOffsets(client, queues)) - baseline);
-    } catch (err) {
-      progress(`WARN reading target offsets: ${String(err)}`);
-    }
-    const now = performance.now();
-    if (stored * 2 >= expected) halfAt ??= now;
-    if (stored >= expected) return { stored, doneAt: now, halfAt, timedOut: false };
-    if (now >= until || !isAlive()) return { stored, doneAt: now, halfAt, timedOut: true };
-    if (now - lastReport >= 2000) {
-      progress(
-        `  ... ${fmt(stored)} / ${fmt(expected)} in the target after ${fmt((now - started) / 1000, 1)} s`,
-      );
-      lastReport = now;
-    }
-    await sleep(25);
-  }
 }
 
 interface Paced {
@@ -301,9 +246,7 @@ async function main(): Promise<number> {
   const warmupConnector = envInt("BENCH_WARMUP_CONNECTOR", 1, 0) === 1;
   const deadlineMs = envInt("BENCH_DEADLINE_MS", 120_000);
   const warmup = Math.min(20_000, Math.ceil(backlog / 10));
-  const connectorFlags = (process.env["BENCH_CONNECTOR_FLAGS"] ?? "")
-    .split(/\s+/)
-    .filter((f) => f.length > 0);
+  const connectorFlags = envFlags("BENCH_CONNECTOR_FLAGS");
   const cpuProfDir = values["cpu-prof"];
   if (cpuProfDir !== undefined) connectorFlags.push("--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`);
 
@@ -320,16 +263,9 @@ async function main(): Promise<number> {
   }, WATCHDOG_MS);
   watchdog.unref();
   try {
-    const distribution = await ensureDistribution({ logger: stderrLogger });
-    let namesrvA = process.env["BENCH_NAMESRV_A"];
-    let namesrvB = process.env["BENCH_NAMESRV_B"];
-    if (!namesrvA || !namesrvB) {
-      progress("starting two local RocketMQ clusters (sandbox)");
-      sandbox = await startSandbox({ clusters: 2, logger: stderrLogger });
-      namesrvA = sandbox.clusters[0]?.namesrv ?? "";
-      namesrvB = sandbox.clusters[1]?.namesrv ?? "";
-    }
-    const machine = describeMachine(javaCommand(), distribution.version);
+    const clusters = await benchClusters();
+    sandbox = clusters.sandbox;
+    const { namesrvA, namesrvB, machine } = clusters;
     const [envPidA, envPidB] = (process.env["BENCH_BROKER_PIDS"] ?? "")
       .split(",")
       .map((x) => Number(x) || undefined);
@@ -491,6 +427,9 @@ async function main(): Promise<number> {
     void proc.exited.then(() => (alive = false));
     const reached = await waitForTarget(b, targetQueues, targetBaseline, backlog, deadlineMs, () => alive);
     cpu.push({ phase: "catch-up", usage: catchUpCpu.finish() });
+    // From its "starting" line, as the rate: not what loading Node and the code cost (~0.4 s).
+    const connectorCatchUpCpu =
+      (processCpuSeconds(proc.pid) ?? Number.NaN) - (proc.cpuAtStartingSeconds ?? Number.NaN);
     const hwm = procMemory(proc.pid)?.hwmMiB;
     const sampledPeak = proc.stopRssSampling();
     const t0 = proc.startingAt ?? proc.spawnedAt;
@@ -603,6 +542,14 @@ async function main(): Promise<number> {
         (sum, v) => sum + (v ?? 0),
         0,
       );
+    // What this machine allows at best: the brokers' CPU per message in the two baselines plus
+    // our bare client's, spread over every core. A connector costing no more than the client
+    // would reach it; when 0.8 x min(pull, send) lies above it, no connector can meet the
+    // target here, because the catch-up needs both brokers' work at once on the same cores.
+    const brokersAndClientMicros =
+      perMessageMicros(cpuOf("pull-only", "broker A") + cpuOf("pull-only", "bench"), backlog) +
+      perMessageMicros(cpuOf("send-only", "broker B") + cpuOf("send-only", "bench"), backlog);
+    const ceiling = (availableParallelism() * 1e6) / brokersAndClientMicros;
     const summary = latency?.latency.summary();
     const rows: string[][] = [
       ["backlog fill into A (batch x32), msg/s", fmt(msgPerSec(fill)), "", ""],
@@ -629,14 +576,27 @@ async function main(): Promise<number> {
         "",
       ],
       [
+        `ceiling here: ${availableParallelism()} cores / (brokers' + our client's CPU per message), msg/s`,
+        Number.isFinite(ceiling) ? fmt(ceiling) : "-",
+        "",
+        "",
+      ],
+      [
+        "ceiling / min(pull-only, send-only): is 0.8 reachable on this machine?",
+        Number.isFinite(ceiling) ? (ceiling / floor).toFixed(2) : "-",
+        `>= ${CATCHUP_RATIO_TARGET}`,
+        Number.isFinite(ceiling) ? met(ceiling >= CATCHUP_RATIO_TARGET * floor) : "-",
+      ],
+      ["catch-up / ceiling", Number.isFinite(ceiling) ? (catchUpRate / ceiling).toFixed(2) : "-", "", ""],
+      [
         "catch-up, second half of the backlog only, msg/s",
         catchUp.secondHalfMs === undefined ? "-" : fmt((backlog / 2) * (1000 / catchUp.secondHalfMs)),
         "",
         "",
       ],
       [
-        "connector CPU per message in catch-up, µs",
-        fmt(perMessageMicros(cpuOf("catch-up", "connector"), backlog), 1),
+        "connector CPU per message in catch-up (from its start line), µs",
+        fmt(perMessageMicros(connectorCatchUpCpu, backlog), 1),
         "",
         "",
       ],
@@ -708,10 +668,7 @@ async function main(): Promise<number> {
     const out = [
       "",
       "RocketMQ connector replication benchmark",
-      formatMachine(machine).replace(
-        "(broker and Java client, one local NameServer + broker)",
-        "(two local clusters, each one NameServer + one broker, on the same cores as the connector)",
-      ),
+      formatMachine(machine, TWO_CLUSTERS),
       `Settings: ${size} B bodies, ${QUEUES} queues, backlog ${fmt(backlog)}, warm-up ${fmt(warmup)} per cluster${warmupConnector ? " and through a connector" : ""}, ` +
         `steady ${fmt(rate)} msg/s for ${latencySeconds} s after ${warmupSeconds} s unmeasured, phase deadline ${deadlineMs} ms; connector: its own process, ` +
         `config ${connectorYaml === "" ? "defaults (pull 32, no linger, send batches <= 64)" : `defaults + ${JSON.stringify(connectorYaml)}`}, node ${[...shebangNodeFlags(), ...connectorFlags].join(" ") || "(no flags)"} (the rmq-connector shebang's flags first)`,

@@ -22,10 +22,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { RocketMQClient, type MessageQueue } from "../src/client/index.js";
-import type { Logger } from "../src/client/logger.js";
 import { ensureDistribution, javaCommand, startSandbox, type Sandbox } from "../src/sandbox/index.js";
 import { compileJavaBench, runJavaBench, type JavaBench } from "./java.js";
 import { describeMachine, formatMachine } from "./machine.js";
+import { envInt, progress, stderrLogger } from "./harness.js";
 import { runBench } from "./main.js";
 import { pullPhase, sendPhase } from "./ours.js";
 import { fmt, formatTable, msgPerSec, type PhaseResult } from "./stats.js";
@@ -58,25 +58,6 @@ Environment (defaults in brackets):
 const QUEUES = 8;
 const RSS_TARGET_MIB = 150;
 const RSS_SEMI_SPACE_FLAG = "--max-semi-space-size=4";
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw.replace(/_/g, ""));
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
-
-function progress(message: string): void {
-  process.stderr.write(`bench: ${message}\n`);
-}
-
-const stderrLogger: Logger = {
-  debug: () => undefined,
-  info: (fields, message) => progress(`${message} ${JSON.stringify(fields)}`),
-  warn: (fields, message) => progress(`WARN ${message} ${JSON.stringify(fields)}`),
-  error: (fields, message) => progress(`ERROR ${message} ${JSON.stringify(fields)}`),
-};
 
 function describe(label: string, r: PhaseResult): string {
   const parts = [`${label}: ${fmt(r.messages)} msgs in ${fmt(r.elapsedMs)} ms = ${fmt(msgPerSec(r))} msg/s`];

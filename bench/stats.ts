@@ -11,6 +11,16 @@ export function percentile(sorted: Float64Array | readonly number[], p: number):
   return sorted[i] ?? Number.NaN;
 }
 
+/** The middle value (the mean of the two middle ones for an even count); NaN when empty. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 /** Growable list of latencies in ms, sorted once at the end (no per-sample allocation). */
 export class LatencyRecorder {
   #values = new Float64Array(1024);
