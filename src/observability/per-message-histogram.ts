@@ -46,6 +46,12 @@ export class HistogramSeries {
     this.sum += value;
     this.count++;
   }
+
+  clear(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
 }
 
 export interface PerMessageHistogramOptions<L extends string> {
@@ -91,13 +97,18 @@ export class PerMessageHistogram<L extends string> {
     return entry.series;
   }
 
+  /**
+   * Zeroes every series in place: callers keep their series (see series()), so they stay
+   * registered. A series with no observation is left out of the exposition, as prom-client does.
+   */
   reset(): void {
-    this.#series.clear();
+    for (const { series } of this.#series.values()) series.clear();
   }
 
   get(): Promise<HistogramSnapshot> {
     const values: Sample[] = [];
     for (const { labels, series } of this.#series.values()) {
+      if (series.count === 0) continue;
       let cumulative = 0;
       for (let i = 0; i <= this.#buckets.length; i++) {
         cumulative += series.counts[i] as number;

@@ -380,8 +380,13 @@ describe("PerMessageHistogram", () => {
       }
     }
     assert.equal(await ours.metrics(), await theirs.metrics());
+    // A series kept by its caller still counts after a reset (ConnectorMetrics keeps one per route).
+    const kept = fast.series({ route: "r1", x: "a" });
     ours.resetMetrics();
     theirs.resetMetrics();
+    assert.equal(await ours.metrics(), await theirs.metrics());
+    kept.observe(0.2);
+    reference.observe({ route: "r1", x: "a" }, 0.2);
     assert.equal(await ours.metrics(), await theirs.metrics());
   });
 });
