@@ -14,7 +14,12 @@ import {
 } from "../protocol/headers/send-message.js";
 import { encodeBatchBody } from "../protocol/message-batch.js";
 import { createUniqueId } from "../protocol/message-id.js";
-import { EncodedProperties, MessageConst, encodeProperty } from "../protocol/properties.js";
+import {
+  EncodedProperties,
+  MessageConst,
+  PROPERTY_SEPARATOR,
+  encodeProperty,
+} from "../protocol/properties.js";
 import { expectCodes } from "./broker-call.js";
 import { requestQueueBroker, type ClientContext } from "./context.js";
 import type { CallOptions } from "./name-server.js";
@@ -190,7 +195,10 @@ function encodeMessageProperties(m: Message): { text: string; uniqKey: string } 
     const { text, uniqKey } = m.properties;
     if (uniqKey !== undefined) return { text, uniqKey };
     const created = createUniqueId();
-    return { text: text + encodeProperty(UNIQ, created), uniqKey: created };
+    // EncodedProperties can be built by hand: without its final separator the new entry would
+    // become part of the last value.
+    const joint = text === "" || text.endsWith(PROPERTY_SEPARATOR) ? "" : PROPERTY_SEPARATOR;
+    return { text: text + joint + encodeProperty(UNIQ, created), uniqKey: created };
   }
   let tags = m.tags !== undefined && m.tags !== "" ? m.tags : undefined;
   const joined = m.keys === undefined ? undefined : typeof m.keys === "string" ? m.keys : m.keys.join(" ");

@@ -106,7 +106,9 @@ export function parsePosition(text: string): SourcePosition | undefined {
 /** Clusters the message has been stored in, including the one it was pulled from. */
 export function clusterPath(message: MessageExt, sourceCluster: string): string[] {
   const previous = message.properties[Provenance.PATH];
-  const path = previous ? previous.split(",").filter((c) => c.length > 0) : [];
+  // A part holding \u0001 (legal in a stored value, never in a configured cluster name) is left
+  // out: it decides no loop, and written back it would make the whole message unsendable.
+  const path = previous ? previous.split(",").filter((c) => c.length > 0 && !c.includes("\u0001")) : [];
   if (!path.includes(sourceCluster)) path.push(sourceCluster);
   return path;
 }
@@ -152,8 +154,9 @@ function isReplaced(name: string): boolean {
 /**
  * The target message for `message`, pulled from `from`, going to `targetTopic`. Its properties
  * are the source's text without the dropped entries, plus provenance: kept entries (TAGS, KEYS
- * and UNIQ_KEY among them) travel byte for byte, without a decode and re-encode. Properties the
- * target broker would refuse are the caller's to catch (it reports the message).
+ * and UNIQ_KEY among them) travel byte for byte, without a decode and re-encode. Every appended
+ * value is built to be encodable (URI-encoded names, digits, cluster names); the caller still
+ * guards against a throw, which would name the message.
  */
 export function mapMessage(message: MessageExt, from: PulledFrom, targetTopic: string): Message {
   // Same text as formatPosition, without re-encoding the queue's parts for every message.

@@ -21,7 +21,7 @@ import type { PullConsumer } from "../client/pull-consumer.js";
 import type { Message, MessageQueue } from "../client/types.js";
 import { RmqError } from "../protocol/errors.js";
 import { ResponseCode } from "../protocol/codes.js";
-import { EncodedProperties } from "../protocol/properties.js";
+import { EncodedProperties, encodeProperties, rewriteProperties } from "../protocol/properties.js";
 import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
 import type { ByteBudget } from "./byte-budget.js";
 import { mapMessage, pulledFrom, wouldLoop } from "./message-mapping.js";
@@ -117,9 +117,24 @@ function isPoison(err: unknown): boolean {
 /** What a dead-lettered message keeps besides provenance when its properties are refused. */
 const DEAD_LETTER_KEPT = new Set(["TAGS", "KEYS", "UNIQ_KEY"]);
 
-/** A message's properties as a record, whichever form it carries them in. */
-function propertiesRecord(m: Message): Record<string, string> {
-  return m.properties instanceof EncodedProperties ? m.properties.decode() : { ...m.properties };
+/** Properties a dead-lettered message gets, replacing any it had (from an earlier dead-lettering). */
+const DeadLetter = {
+  REASON: "RMQC_DLQ_REASON",
+  TARGET_TOPIC: "RMQC_DLQ_TARGET_TOPIC",
+  PROPERTIES_DROPPED: "RMQC_DLQ_PROPERTIES_DROPPED",
+} as const;
+const DEAD_LETTER_INFO: ReadonlySet<string> = new Set(Object.values(DeadLetter));
+function isDeadLetterInfo(name: string): boolean {
+  return DEAD_LETTER_INFO.has(name);
+}
+
+/**
+ * A message's properties in wire form. Mapped messages carry them encoded: rewriting that text
+ * keeps values the encoder would refuse (a \u0001 inside a value is legal on the wire), where a
+ * decode and re-encode would turn a dead-lettering into a stopped queue.
+ */
+function encodedText(m: Message): string {
+  return m.properties instanceof EncodedProperties ? m.properties.text : encodeProperties(m.properties ?? {});
 }
 
 export class QueueReplicator {
@@ -270,7 +285,15 @@ export class QueueReplicator {
           this.progress.loopSkippedMessages++;
           continue;
         }
-        const message = mapMessage(m, from, targetQueue.topic);
+        let message: Message;
+        try {
+          message = mapMessage(m, from, targetQueue.topic);
+        } catch (err) {
+          // Not expected (every appended value is encodable), but a message that cannot be
+          // mapped must stop its queue by name, not as an anonymous internal failure.
+          this.#fail("rejected", this.#rejectedError(m.queueOffset, err));
+          return;
+        }
         const bytes = message.body.length + 256;
         pulledBytes += bytes;
         items.push({
@@ -345,7 +368,7 @@ export class QueueReplicator {
             this.#acknowledge(batch.length, [], culprit);
             continue;
           }
-          this.#fail("rejected", this.#rejectedError(culprit, err));
+          this.#fail("rejected", this.#rejectedError(culprit?.sourceOffset, err));
           this.#releaseAll();
           return;
         }
@@ -441,9 +464,20 @@ export class QueueReplicator {
     const topic = this.endpoints.deadLetterTopic;
     if (topic === undefined) return false;
     const reason = cause instanceof Error ? cause.message : String(cause);
-    const info = { RMQC_DLQ_REASON: reason.slice(0, 1000), RMQC_DLQ_TARGET_TOPIC: item.message.topic };
-    const own = propertiesRecord(item.message);
-    let message: Message = { ...item.message, topic, properties: { ...own, ...info } };
+    const info: [string, string][] = [
+      // A property value cannot hold the separators, nor be empty.
+      [
+        DeadLetter.REASON,
+        reason.slice(0, 1000).replaceAll("\u0001", " ").replaceAll("\u0002", " ") || "unknown",
+      ],
+      [DeadLetter.TARGET_TOPIC, item.message.topic],
+    ];
+    const own = encodedText(item.message);
+    let message: Message = {
+      ...item.message,
+      topic,
+      properties: rewriteProperties(own, isDeadLetterInfo, info),
+    };
     let strippedProperties = false;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -469,12 +503,11 @@ export class QueueReplicator {
           // The user properties may be what the target refuses: keep body, tags, keys, message
           // id and provenance, and say that the rest was dropped.
           strippedProperties = true;
-          const kept = Object.entries(own).filter(
-            ([name]) => name.startsWith("RMQC_") || DEAD_LETTER_KEPT.has(name),
-          );
+          const notKept = (name: string): boolean =>
+            isDeadLetterInfo(name) || !(name.startsWith("RMQC_") || DEAD_LETTER_KEPT.has(name));
           message = {
             ...message,
-            properties: { ...Object.fromEntries(kept), ...info, RMQC_DLQ_PROPERTIES_DROPPED: "true" },
+            properties: rewriteProperties(own, notKept, [...info, [DeadLetter.PROPERTIES_DROPPED, "true"]]),
           };
           continue;
         }
@@ -484,9 +517,9 @@ export class QueueReplicator {
     }
   }
 
-  #rejectedError(item: Extract<Item, { kind: "message" }> | undefined, cause: unknown): RmqError {
+  #rejectedError(sourceOffset: bigint | undefined, cause: unknown): RmqError {
     const { sourceQueue, targetQueue } = this.endpoints;
-    const offset = item ? String(item.sourceOffset) : "?";
+    const offset = sourceOffset === undefined ? "?" : String(sourceOffset);
     const reason = cause instanceof Error ? cause.message : String(cause);
     return new RmqError(
       "RMQ_MESSAGE_REJECTED",

@@ -15,7 +15,8 @@ import type { Message } from "../../src/client/types.js";
 import { mapQueue } from "../../src/connector/queue-mapping.js";
 import { ByteBudget } from "../../src/connector/byte-budget.js";
 
-function stored(properties: Record<string, string>, sysFlag = 0, body = Buffer.from("payload")) {
+/** A stored message; properties as a record, or as wire text (which may hold what the encoder refuses). */
+function stored(properties: Record<string, string> | string, sysFlag = 0, body = Buffer.from("payload")) {
   const bytes = encodeStoredMessage({
     topic: "orders",
     queueId: 3,
@@ -30,7 +31,7 @@ function stored(properties: Record<string, string>, sysFlag = 0, body = Buffer.f
     reconsumeTimes: 0,
     preparedTransactionOffset: 0n,
     storedBody: body,
-    properties: encodeProperties(properties),
+    properties: typeof properties === "string" ? properties : encodeProperties(properties),
   });
   const [m] = decodeStoredMessages(bytes, { decompress: false });
   assert.ok(m);
@@ -144,6 +145,20 @@ describe("mapMessage", () => {
     assert.equal(wouldLoop(stored({}), "east", "west"), false);
     assert.equal(wouldLoop(stored({ [Provenance.PATH]: "west" }), "east", "west"), true);
     assert.equal(wouldLoop(stored({}), "east", "east"), true);
+  });
+
+  it("maps a message whose stored values hold \\u0001 (legal on the wire): forwarded as is, left out of the path", () => {
+    // Java's putUserProperty takes such values, and string2messageProperties splits at the first
+    // \u0001 only. A path part like that names no configured cluster; written back, it would make
+    // the message unsendable and stop the queue.
+    const m = stored("odd\u0001a\u0001b\u0002RMQC_PATH\u0001x\u0001y,west\u0002");
+    assert.equal(wouldLoop(m, "east", "west"), true);
+    const out = mapMessage(m, from, "t");
+    assert.equal(
+      encoded(out).text,
+      "odd\u0001a\u0001b\u0002RMQC_SOURCE\u0001east/orders/broker-a/3/41\u0002RMQC_PATH\u0001west,east\u0002" +
+        "RMQC_SOURCE_STORE_MS\u00011700000000050\u0002RMQC_ORIGIN\u0001east/orders/broker-a/3/41\u0002",
+    );
   });
 });
 

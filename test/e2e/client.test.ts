@@ -11,7 +11,7 @@ import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import type { MessageExt } from "../../src/protocol/message.js";
 import { RmqError } from "../../src/protocol/errors.js";
-import { rewriteProperties } from "../../src/protocol/properties.js";
+import { EncodedProperties, rewriteProperties } from "../../src/protocol/properties.js";
 import { useSandbox, uniqueName } from "../helpers/sandbox.js";
 import { resolveVersion } from "../../src/sandbox/index.js";
 
@@ -158,6 +158,18 @@ describe("client against a real broker", () => {
       (err: unknown) =>
         err instanceof RmqError && err.code === "RMQ_INVALID_ARGUMENT" && /TAGS and KEYS/.test(err.message),
     );
+    // Built by hand without its final separator: the new UNIQ_KEY must still be an entry of its own.
+    const bare = await producer.send(
+      {
+        topic: queue.topic,
+        body: Buffer.from("d"),
+        properties: new EncodedProperties("odd\u0001v", undefined),
+      },
+      { queue },
+    );
+    const [fourth] = await pullAll(queue, 4n, 1);
+    assert.equal(fourth?.properties["odd"], "v");
+    assert.equal(fourth?.uniqKey, bare.uniqKeys[0]);
   });
 
   it("refuses an empty body before it reaches the broker (RocketMQ has no empty messages)", async () => {

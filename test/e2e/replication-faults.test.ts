@@ -6,6 +6,7 @@ import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
+import { EncodedProperties } from "../../src/protocol/properties.js";
 import { ReplicationEngine } from "../../src/connector/engine.js";
 import { useSandbox, uniqueName } from "../helpers/sandbox.js";
 import {
@@ -21,11 +22,17 @@ import {
  * A message whose properties fit at the source but not once provenance is added: the target
  * refuses it with MESSAGE_ILLEGAL (properties over 32767 bytes), for good.
  */
-function poisonProperties(): Record<string, string> {
-  // With TAGS and UNIQ_KEY the stored properties end up a few bytes under the 32 767-byte limit
-  // at the source (measured: a 32 659-byte value is the largest a 5.5 broker takes alone);
-  // provenance adds about 150 bytes, so the target must refuse it.
-  return { pad: "p".repeat(32_630) };
+function poisonProperties(): EncodedProperties {
+  // With UNIQ_KEY the stored properties end up a few bytes under the 32 767-byte limit at the
+  // source (measured: a 32 659-byte value is the largest a 5.5 broker takes alone); provenance
+  // adds about 150 bytes, so the target must refuse it. Written as wire text, which also carries
+  // values holding \u0001: legal on the wire (Java takes them), refused by our encoder, so the
+  // connector must forward them without a decode and re-encode, in a dead letter too.
+  return new EncodedProperties(
+    "TAGS\u0001Poison\u0002KEYS\u0001k\u0001z\u0002RMQC_PATH\u0001x\u0001y\u0002" +
+      `pad\u0001${"p".repeat(32_600)}\u0002`,
+    undefined,
+  );
 }
 
 describe("replication faults", () => {
@@ -44,7 +51,7 @@ describe("replication faults", () => {
     const [q0, q1] = queues as [MessageQueue, MessageQueue];
     for (let i = 0; i < 3; i++) await producer.send({ topic, body: Buffer.from(`q0-${i}`) }, { queue: q0 });
     await producer.send(
-      { topic, body: Buffer.from("poison"), tags: "Poison", properties: poisonProperties() },
+      { topic, body: Buffer.from("poison"), properties: poisonProperties() },
       { queue: q0 },
     );
     for (let i = 4; i < 7; i++) await producer.send({ topic, body: Buffer.from(`q0-${i}`) }, { queue: q0 });
@@ -99,6 +106,10 @@ describe("replication faults", () => {
     assert.equal(dead[0]?.body?.toString(), "poison");
     assert.equal(dead[0]?.tags, "Poison");
     assert.ok(dead[0]?.properties["RMQC_DLQ_REASON"]);
+    assert.equal(dead[0]?.properties["RMQC_DLQ_PROPERTIES_DROPPED"], "true");
+    assert.equal(dead[0]?.properties["KEYS"], "k\u0001z", "kept byte for byte");
+    assert.equal(dead[0]?.properties["RMQC_PATH"], "a");
+    assert.equal(dead[0]?.properties["pad"], undefined);
     assert.equal(dead[0]?.properties["RMQC_SOURCE"]?.endsWith("/0/3"), true);
   });
 });
