@@ -25,6 +25,7 @@ import { EncodedProperties, encodeProperties, rewriteProperties } from "../proto
 import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
 import type { ByteBudget } from "./byte-budget.js";
 import { mapMessage, pulledFrom, wouldLoop } from "./message-mapping.js";
+import { RingQueue } from "./ring-queue.js";
 
 export interface ReplicatorSettings {
   pullBatchSize: number;
@@ -142,7 +143,7 @@ export class QueueReplicator {
   readonly progress: QueueProgress;
   readonly #deps: ReplicatorDeps;
   readonly #settings: ReplicatorSettings;
-  readonly #buffer: Item[] = [];
+  readonly #buffer = new RingQueue<Item>();
   /** Stop pulling (and abort a long poll in progress). */
   readonly #stop = new AbortController();
   /** Stop sending too: abandon retries and in-flight sends (no drain, or the drain timed out). */
@@ -386,7 +387,8 @@ export class QueueReplicator {
     let count = 0;
     let bytes = 0;
     let compression: number | undefined;
-    for (const item of this.#buffer) {
+    for (let i = 0; i < this.#buffer.length; i++) {
+      const item = this.#buffer.at(i) as Item;
       if (item.kind === "skip") {
         out.push(item);
         continue;
@@ -426,14 +428,19 @@ export class QueueReplicator {
     sent: readonly Extract<Item, { kind: "message" }>[],
     deadLettered?: Extract<Item, { kind: "message" }>,
   ): void {
-    const items = this.#buffer.splice(0, count);
-    const last = items[items.length - 1];
+    const last = this.#buffer.at(Math.min(count, this.#buffer.length) - 1);
     if (last) this.progress.ackedOffset = last.nextOffset;
     const now = Date.now();
     let released = 0;
-    for (const item of items) if (item.kind === "message") released += item.bytes;
+    let messages = 0;
+    for (let i = 0; i < count; i++) {
+      const item = this.#buffer.at(i);
+      if (item?.kind !== "message") continue;
+      released += item.bytes;
+      messages++;
+    }
+    this.#buffer.dropFront(count);
     this.#deps.budget.release(released);
-    const messages = items.filter((i) => i.kind === "message").length;
     this.progress.inFlightMessages -= messages;
     this.progress.inFlightBytes -= released;
     if (deadLettered) this.progress.deadLetteredMessages++;
@@ -449,14 +456,19 @@ export class QueueReplicator {
         sent.reduce((n, m) => n + m.message.body.length, 0),
       );
     }
-    const next = this.#buffer.find((i) => i.kind === "message");
-    this.progress.oldestPendingStoreMs = next && next.kind === "message" ? next.storeMs : undefined;
+    this.progress.oldestPendingStoreMs = undefined;
+    for (let i = 0; i < this.#buffer.length; i++) {
+      const item = this.#buffer.at(i);
+      if (item?.kind !== "message") continue;
+      this.progress.oldestPendingStoreMs = item.storeMs;
+      break;
+    }
     this.#wakePull?.();
   }
 
   #ackLeadingSkips(): void {
     let n = 0;
-    while (this.#buffer[n]?.kind === "skip") n++;
+    while (this.#buffer.at(n)?.kind === "skip") n++;
     if (n > 0) this.#acknowledge(n, []);
   }
 
@@ -576,7 +588,11 @@ export class QueueReplicator {
 
   #releaseAll(): void {
     let bytes = 0;
-    for (const item of this.#buffer.splice(0)) if (item.kind === "message") bytes += item.bytes;
+    for (let i = 0; i < this.#buffer.length; i++) {
+      const item = this.#buffer.at(i);
+      if (item?.kind === "message") bytes += item.bytes;
+    }
+    this.#buffer.dropFront(this.#buffer.length);
     this.#deps.budget.release(bytes);
     this.progress.inFlightMessages = 0;
     this.progress.inFlightBytes = 0;
