@@ -6,7 +6,10 @@
  *     connector starts from `earliest` and the clock runs until B's 8 queues hold them all
  *     (target max offsets, polled every 25 ms). Compared, in the same run and on the same
  *     brokers, with our client's pull-only rate (the same backlog pulled from A) and send-only
- *     rate (the same number batch-sent to B). Target: catch-up >= 0.8 x min(pull, send).
+ *     rate (the same number batch-sent to B, in the connector's send batch size). Target:
+ *     catch-up >= 0.8 x min(pull, send). Since both brokers and the connector share this
+ *     machine's cores, it also runs both baselines at once in one process (the work a catch-up
+ *     needs, without the connector) and prints the ceiling their CPU per message allows.
  *  2. steady-state latency: BENCH_RATE msg/s (default 2000) of single sends into A for
  *     BENCH_LATENCY_SECONDS (default 30) while the connector runs; every replicated message is
  *     read back from B and its B store time minus its A store time (RMQC_SOURCE_STORE_MS) taken.
@@ -75,6 +78,8 @@ Environment (defaults in brackets):
 
 const QUEUES = 8;
 const BATCH = 32;
+/** Send-only's batch: the connector's default send.batchMaxMessages, so broker B's work per message is alike. */
+const SEND_BATCH = 64;
 const CONCURRENCY = 8;
 /** Messages per request in the warm-up phases (see there). */
 const WARMUP_BATCH = 2;
@@ -384,23 +389,44 @@ async function main(): Promise<number> {
     progress(describe("fill (A)", fill));
     if (fill.messages < backlog) throw new Error(`the backlog fill sent ${fill.messages} of ${backlog}`);
 
-    progress(`send-only: ${fmt(backlog)} messages into B (batch x${BATCH}, ${CONCURRENCY} senders)`);
+    progress(`send-only: ${fmt(backlog)} messages into B (batch x${SEND_BATCH}, ${CONCURRENCY} senders)`);
     const sendOnlyQueues = await queuesOf(b, `${run}-sendonly`);
-    const sendOnly = await timed("send-only", () =>
-      sendPhase(producerB, { ...common, topic: `${run}-sendonly`, queues: sendOnlyQueues, count: backlog }),
-    );
+    const sendOnlyOptions = {
+      ...common,
+      batch: SEND_BATCH,
+      topic: `${run}-sendonly`,
+      queues: sendOnlyQueues,
+      count: backlog,
+    };
+    const sendOnly = await timed("send-only", () => sendPhase(producerB, sendOnlyOptions));
     progress(describe("send-only (B)", sendOnly));
 
     progress(`pull-only: the ${fmt(backlog)}-message backlog from A (32 per pull, one loop per queue)`);
+    const pullOnlyOptions = { queues: sourceQueues, count: backlog, maxMessages: 32, deadlineMs };
     const pullOnly = await timed("pull-only", () =>
-      pullPhase(a.pullConsumer({ group: `${run}_pullonly` }), a.admin, {
-        queues: sourceQueues,
-        count: backlog,
-        maxMessages: 32,
-        deadlineMs,
-      }),
+      pullPhase(a.pullConsumer({ group: `${run}_pullonly` }), a.admin, pullOnlyOptions),
     );
     progress(describe("pull-only (A)", pullOnly));
+
+    // Both baselines at once, in one process: the work a catch-up needs (both brokers and one
+    // client thread busy together on these cores) without the connector's own logic. The catch-up
+    // over this is what the connector costs, whatever the machine.
+    progress(`pull + send at once: the backlog from A again while ${fmt(backlog)} more go into B`);
+    const bothStarted = performance.now();
+    const [bothSend, bothPull] = await timed("pull + send at once", () =>
+      Promise.all([
+        sendPhase(producerB, sendOnlyOptions),
+        pullPhase(a.pullConsumer({ group: `${run}_both` }), a.admin, pullOnlyOptions),
+      ]),
+    );
+    const both: PhaseResult = {
+      messages: Math.min(bothSend.messages, bothPull.messages),
+      elapsedMs: performance.now() - bothStarted,
+      timedOut: bothSend.timedOut || bothPull.timedOut,
+      errors: bothSend.errors + bothPull.errors,
+      firstError: bothSend.firstError ?? bothPull.firstError,
+    };
+    progress(describe("pull + send at once", both));
 
     // ---- catch-up ----
     const configPath = join(scratch, "connector.yaml");
@@ -547,14 +573,15 @@ async function main(): Promise<number> {
     // would reach it; when 0.8 x min(pull, send) lies above it, no connector can meet the
     // target here, because the catch-up needs both brokers' work at once on the same cores.
     const brokersAndClientMicros =
-      perMessageMicros(cpuOf("pull-only", "broker A") + cpuOf("pull-only", "bench"), backlog) +
-      perMessageMicros(cpuOf("send-only", "broker B") + cpuOf("send-only", "bench"), backlog);
+      perMessageMicros(cpuOf("pull-only", "broker A") + cpuOf("pull-only", "bench"), pullOnly.messages) +
+      perMessageMicros(cpuOf("send-only", "broker B") + cpuOf("send-only", "bench"), sendOnly.messages);
+    const bothRate = msgPerSec(both);
     const ceiling = (availableParallelism() * 1e6) / brokersAndClientMicros;
     const summary = latency?.latency.summary();
     const rows: string[][] = [
       ["backlog fill into A (batch x32), msg/s", fmt(msgPerSec(fill)), "", ""],
       ["pull-only from A, msg/s", fmt(pullRate), "", ""],
-      ["send-only into B (batch x32), msg/s", fmt(sendRate), "", ""],
+      [`send-only into B (batch x${SEND_BATCH}), msg/s`, fmt(sendRate), "", ""],
       [
         "catch-up A->B, msg/s",
         fmt(catchUpRate),
@@ -588,6 +615,13 @@ async function main(): Promise<number> {
         Number.isFinite(ceiling) ? met(ceiling >= CATCHUP_RATIO_TARGET * floor) : "-",
       ],
       ["catch-up / ceiling", Number.isFinite(ceiling) ? (catchUpRate / ceiling).toFixed(2) : "-", "", ""],
+      ["pull + send at once (our client, one process), msg/s", fmt(bothRate), "", ""],
+      [
+        "catch-up / pull + send at once: the connector's own cost",
+        (catchUpRate / bothRate).toFixed(2),
+        "",
+        "",
+      ],
       [
         "catch-up, second half of the backlog only, msg/s",
         catchUp.secondHalfMs === undefined ? "-" : fmt((backlog / 2) * (1000 / catchUp.secondHalfMs)),
@@ -596,15 +630,15 @@ async function main(): Promise<number> {
       ],
       [
         "connector CPU per message in catch-up (from its start line), µs",
-        fmt(perMessageMicros(connectorCatchUpCpu, backlog), 1),
+        fmt(perMessageMicros(connectorCatchUpCpu, catchUp.messages), 1),
         "",
         "",
       ],
       [
         "our client alone, pull-only + send-only CPU per message, µs",
         fmt(
-          perMessageMicros(cpuOf("pull-only", "bench"), backlog) +
-            perMessageMicros(cpuOf("send-only", "bench"), backlog),
+          perMessageMicros(cpuOf("pull-only", "bench"), pullOnly.messages) +
+            perMessageMicros(cpuOf("send-only", "bench"), sendOnly.messages),
           1,
         ),
         "",
@@ -613,9 +647,9 @@ async function main(): Promise<number> {
       [
         "all processes' CPU per message: catch-up / (pull-only + send-only)",
         (
-          perMessageMicros(totalCpuOf("catch-up"), backlog) /
-          (perMessageMicros(totalCpuOf("pull-only"), backlog) +
-            perMessageMicros(totalCpuOf("send-only"), backlog))
+          perMessageMicros(totalCpuOf("catch-up"), catchUp.messages) /
+          (perMessageMicros(totalCpuOf("pull-only"), pullOnly.messages) +
+            perMessageMicros(totalCpuOf("send-only"), sendOnly.messages))
         ).toFixed(2),
         "",
         "",
