@@ -115,7 +115,15 @@ export function clusterPath(message: MessageExt, sourceCluster: string): string[
 
 /** True when sending `message` (pulled from `sourceCluster`) to `targetCluster` would close a loop. */
 export function wouldLoop(message: MessageExt, sourceCluster: string, targetCluster: string): boolean {
+  // A first hop (no stored path) needs no array: this runs for every pulled message.
+  if (message.properties[Provenance.PATH] === undefined) return sourceCluster === targetCluster;
   return clusterPath(message, sourceCluster).includes(targetCluster);
+}
+
+/** RMQC_PATH after this hop (clusterPath as text). */
+function pathAfterHop(message: MessageExt, sourceCluster: string): string {
+  if (message.properties[Provenance.PATH] === undefined) return sourceCluster;
+  return clusterPath(message, sourceCluster).join(",");
 }
 
 /** The queue a message was pulled from, as far as the stored record does not say it. */
@@ -161,12 +169,22 @@ function isReplaced(name: string): boolean {
 export function mapMessage(message: MessageExt, from: PulledFrom, targetTopic: string): Message {
   // Same text as formatPosition, without re-encoding the queue's parts for every message.
   const source = from.positionPrefix + message.queueOffset.toString();
-  const provenance: [string, string][] = [
-    [Provenance.SOURCE, source],
-    [Provenance.PATH, clusterPath(message, from.cluster).join(",")],
-    [Provenance.SOURCE_STORE_MS, String(message.storeTimestamp)],
-  ];
-  if (message.properties[Provenance.ORIGIN] === undefined) provenance.push([Provenance.ORIGIN, source]);
+  const path = pathAfterHop(message, from.cluster);
+  const storeMs = String(message.storeTimestamp);
+  // Written out whole rather than pushed to: an array grown by one re-allocates its storage.
+  const provenance: (readonly [string, string])[] =
+    message.properties[Provenance.ORIGIN] === undefined
+      ? [
+          [Provenance.SOURCE, source],
+          [Provenance.PATH, path],
+          [Provenance.SOURCE_STORE_MS, storeMs],
+          [Provenance.ORIGIN, source],
+        ]
+      : [
+          [Provenance.SOURCE, source],
+          [Provenance.PATH, path],
+          [Provenance.SOURCE_STORE_MS, storeMs],
+        ];
   const compressed = (message.sysFlag & MessageSysFlag.COMPRESSED_FLAG) !== 0;
   return {
     topic: targetTopic,

@@ -281,7 +281,7 @@ export class EncodedProperties {
 export function rewriteProperties(
   source: string,
   drop: (name: string) => boolean,
-  append: Iterable<readonly [string, string]>,
+  append: readonly (readonly [string, string])[],
 ): EncodedProperties {
   const UNIQ = MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX;
   // Joined once at the end: a flat string, not a tree of concatenations that every in-flight
@@ -314,7 +314,11 @@ export function rewriteProperties(
     parts.push(runStart === 0 ? source : source.slice(runStart, len));
     if (!source.endsWith(PROPERTY_SEPARATOR)) parts.push(PROPERTY_SEPARATOR);
   }
-  for (const [name, value] of append) {
+  // Indexed, not for-of with destructuring: no iterator objects for every forwarded message.
+  for (let i = 0; i < append.length; i++) {
+    const entry = append[i] as readonly [string, string];
+    const name = entry[0];
+    const value = entry[1];
     assertValidProperty(name, value);
     parts.push(name, NAME_VALUE_SEPARATOR, value, PROPERTY_SEPARATOR);
     if (name === UNIQ) uniqKey = value;
