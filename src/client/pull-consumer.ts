@@ -43,6 +43,8 @@ export interface PullOptions extends CallOptions {
    * (the connector passes compressed bodies through) skips the work with false.
    */
   decompress?: boolean;
+  /** Format each message's offsetMsgId (default true); with false it is "" (see DecodeStoredMessagesOptions). */
+  offsetMsgIds?: boolean;
 }
 
 export interface PullResult {
@@ -121,7 +123,10 @@ export class PullConsumer {
     let messages: MessageExt[] = [];
     let filteredOut = 0;
     if (status === "FOUND" && response.body && response.body.length > 0) {
-      const all = decodeStoredMessages(response.body, { decompress: options.decompress ?? true });
+      const all = decodeStoredMessages(response.body, {
+        decompress: options.decompress ?? true,
+        offsetMsgIds: options.offsetMsgIds ?? true,
+      });
       messages = "all" in parsed ? all : all.filter((m) => tagMatches(parsed, m.tags));
       filteredOut = all.length - messages.length;
     }

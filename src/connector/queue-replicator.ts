@@ -260,6 +260,7 @@ export class QueueReplicator {
           signal: this.#stop.signal,
           // Compressed bodies pass through compressed (mapMessage sends storedBody).
           decompress: false,
+          offsetMsgIds: false, // never read here
         });
         this.progress.pulls++;
         attempt = 0;

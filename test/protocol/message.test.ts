@@ -107,6 +107,13 @@ test("hand-written v1 IPv4 record decodes to the expected values", () => {
   });
 });
 
+test("offsetMsgIds: false leaves offsetMsgId empty and changes nothing else", () => {
+  const full = only(V1_RECORD);
+  const lean = only(V1_RECORD, { offsetMsgIds: false });
+  assert.equal(lean.offsetMsgId, "");
+  assert.deepEqual({ ...lean, offsetMsgId: full.offsetMsgId }, full);
+});
+
 test("encodeStoredMessage of the same values gives the hand-written bytes", () => {
   assert.deepEqual(encodeStoredMessage(V1_FIELDS), V1_RECORD);
   assert.deepEqual(
