@@ -1,9 +1,8 @@
 /**
  * A first-in first-out queue on a ring of slots that only ever grows (doubling). The replicator
- * appends every pulled message and removes runs from the front after each send; an array used
- * that way (push, then splice(0, n)) gave up its storage on every removal and re-allocated it on
- * the next pushes: in the catch-up bench that was a quarter of all the bytes the connector
- * allocated (~2 KiB per pull per queue), and of its garbage-collection work.
+ * appends every pulled message and removes runs from the front after each send. It replaced an
+ * array used that way (push, then splice(0, n)): in bench:catchup-ab the array cost 8 % more CPU
+ * per message and 30 % more peak RSS (docs/benchmarks.md, session 4).
  */
 export class RingQueue<T> {
   #slots: (T | undefined)[];
