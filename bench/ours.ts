@@ -76,6 +76,8 @@ export interface PullPhaseOptions {
   count: number;
   maxMessages: number;
   deadlineMs: number;
+  /** Decode as the connector does: no inflating, no offsetMsgId (default: as the Java client). */
+  asConnector?: boolean;
 }
 
 /**
@@ -106,7 +108,13 @@ export async function pullPhase(
         return;
       }
       try {
-        const r = await consumer.pull({ queue, offset, maxMessages: o.maxMessages, suspendTimeoutMs: 1000 });
+        const r = await consumer.pull({
+          queue,
+          offset,
+          maxMessages: o.maxMessages,
+          suspendTimeoutMs: 1000,
+          ...(o.asConnector === true ? { decompress: false, offsetMsgIds: false } : {}),
+        });
         for (const m of r.messages) bodyBytes += m.body?.length ?? 0;
         received += r.messages.length;
         offset = r.nextBeginOffset;

@@ -281,7 +281,7 @@ export class EncodedProperties {
 export function rewriteProperties(
   source: string,
   drop: (name: string) => boolean,
-  append: readonly (readonly [string, string])[],
+  append: Iterable<readonly [string, string]>,
 ): EncodedProperties {
   const UNIQ = MessageConst.PROPERTY_UNIQ_CLIENT_MESSAGE_ID_KEYIDX;
   // Joined once at the end: a flat string, not a tree of concatenations that every in-flight
@@ -314,9 +314,11 @@ export function rewriteProperties(
     parts.push(runStart === 0 ? source : source.slice(runStart, len));
     if (!source.endsWith(PROPERTY_SEPARATOR)) parts.push(PROPERTY_SEPARATOR);
   }
-  // Indexed, not for-of with destructuring: no iterator objects for every forwarded message.
-  for (let i = 0; i < append.length; i++) {
-    const entry = append[i] as readonly [string, string];
+  // An array (the connector's case) is walked by index: no iterator objects for every
+  // forwarded message.
+  const entries = Array.isArray(append) ? (append as readonly (readonly [string, string])[]) : [...append];
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as readonly [string, string];
     const name = entry[0];
     const value = entry[1];
     assertValidProperty(name, value);

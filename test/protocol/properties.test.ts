@@ -92,6 +92,10 @@ test("rewriteProperties keeps entries byte for byte, drops by name and appends",
   );
   assert.deepEqual(dup.decode(), { k: "2", UNIQ_KEY: "b" });
   assert.equal(dup.uniqKey, "b");
+  // Any iterable of entries is taken, not only an array.
+  const fromMap = rewriteProperties("a\u0001b\u0002", () => false, new Map([["UNIQ_KEY", "X"]]));
+  assert.equal(fromMap.text, "a\u0001b\u0002UNIQ_KEY\u0001X\u0002");
+  assert.equal(fromMap.uniqKey, "X");
   const added = rewriteProperties("", () => false, [["UNIQ_KEY", "NEW"]]);
   assert.equal(added.uniqKey, "NEW");
   assert.throws(
