@@ -432,14 +432,7 @@ export class QueueReplicator {
     const last = this.#buffer.at(Math.min(count, this.#buffer.length) - 1);
     if (last) this.progress.ackedOffset = last.nextOffset;
     const now = Date.now();
-    let released = 0;
-    let messages = 0;
-    for (let i = 0; i < count; i++) {
-      const item = this.#buffer.at(i);
-      if (item?.kind !== "message") continue;
-      released += item.bytes;
-      messages++;
-    }
+    const { messages, bytes: released } = this.#tally(count);
     this.#buffer.dropFront(count);
     this.#deps.budget.release(released);
     this.progress.inFlightMessages -= messages;
@@ -457,14 +450,22 @@ export class QueueReplicator {
         sent.reduce((n, m) => n + m.message.body.length, 0),
       );
     }
-    this.progress.oldestPendingStoreMs = undefined;
-    for (let i = 0; i < this.#buffer.length; i++) {
+    const next = this.#buffer.find((i) => i.kind === "message");
+    this.progress.oldestPendingStoreMs = next?.kind === "message" ? next.storeMs : undefined;
+    this.#wakePull?.();
+  }
+
+  /** Messages, and their bytes, among the first `count` buffered items. */
+  #tally(count: number): { messages: number; bytes: number } {
+    let messages = 0;
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
       const item = this.#buffer.at(i);
       if (item?.kind !== "message") continue;
-      this.progress.oldestPendingStoreMs = item.storeMs;
-      break;
+      messages++;
+      bytes += item.bytes;
     }
-    this.#wakePull?.();
+    return { messages, bytes };
   }
 
   #ackLeadingSkips(): void {
@@ -588,11 +589,7 @@ export class QueueReplicator {
   }
 
   #releaseAll(): void {
-    let bytes = 0;
-    for (let i = 0; i < this.#buffer.length; i++) {
-      const item = this.#buffer.at(i);
-      if (item?.kind === "message") bytes += item.bytes;
-    }
+    const { bytes } = this.#tally(this.#buffer.length);
     this.#buffer.dropFront(this.#buffer.length);
     this.#deps.budget.release(bytes);
     this.progress.inFlightMessages = 0;

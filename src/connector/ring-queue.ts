@@ -32,6 +32,15 @@ export class RingQueue<T> {
     return this.#slots[(this.#head + index) & (this.#slots.length - 1)];
   }
 
+  /** The first item `predicate` accepts, from the front. */
+  find(predicate: (item: T) => boolean): T | undefined {
+    for (let i = 0; i < this.#size; i++) {
+      const item = this.#slots[(this.#head + i) & (this.#slots.length - 1)] as T;
+      if (predicate(item)) return item;
+    }
+    return undefined;
+  }
+
   /** Removes up to `count` items from the front (their slots are cleared, for the GC). */
   dropFront(count: number): void {
     const n = Math.min(count, this.#size);

@@ -48,5 +48,14 @@ describe("RingQueue", () => {
     assert.equal(q.at(0), undefined);
     q.push("d");
     assert.deepEqual(contents(q), ["d"]);
+    q.push("e");
+    assert.equal(
+      q.find((s) => s > "d"),
+      "e",
+    );
+    assert.equal(
+      q.find((s) => s > "e"),
+      undefined,
+    );
   });
 });
