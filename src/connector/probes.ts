@@ -196,7 +196,8 @@ class RouteProbe {
   readonly #labels: ProbeLabels;
   #pipeline: Pipeline | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #busy = false;
+  /** The tick under way, if any: stop() waits for it so no probe is written after it returns. */
+  #ticking: Promise<void> | undefined;
   #stopped = false;
   /** Failed attempts in a row (setup or write), for the backoff; the next try waits until #retryAtMs. */
   #attempt = 0;
@@ -222,9 +223,8 @@ class RouteProbe {
 
   start(): void {
     const tick = (): void => {
-      if (this.#busy || this.#stopped) return;
-      this.#busy = true;
-      void this.#tick().finally(() => (this.#busy = false));
+      if (this.#ticking !== undefined || this.#stopped) return;
+      this.#ticking = this.#tick().finally(() => (this.#ticking = undefined));
     };
     this.#timer = setInterval(tick, this.#intervalMs);
     this.#timer.unref();
@@ -239,6 +239,7 @@ class RouteProbe {
         this.#pipeline = await this.#setup();
         this.#state = "running";
       }
+      if (this.#stopped) return;
       await this.#write(this.#pipeline);
       this.#attempt = 0;
     } catch (err) {
@@ -405,6 +406,9 @@ class RouteProbe {
   async stop(options: { drain?: boolean; drainTimeoutMs?: number }): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
+    // A write in flight may land on the broker: let it finish and be counted (and, when draining,
+    // replicated) before the pipeline stops and the engine closes the clients under it.
+    await this.#ticking;
     await this.#pipeline?.replicator.stop(options);
   }
 }

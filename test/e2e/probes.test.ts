@@ -97,6 +97,48 @@ describe("heartbeat probes", () => {
     assert.ok(((await a.admin.queryConsumerOffset(engine.group, probeQueue)) ?? 0n) > 0n);
   });
 
+  it("stop() waits for a probe write in flight, so every stored probe is counted", async () => {
+    const topic = uniqueName("probe-stop");
+    await a.admin.createTopic({ topic, queueNums: 1 });
+    const engine = env.track(
+      new ReplicationEngine(
+        testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }], {
+          probeIntervalMs: INTERVAL_MS,
+        }),
+        recordingLogger(),
+      ),
+    );
+    // The probe writer is the source cluster's producer. Hold each of its sends for longer than
+    // an interval after the broker stored the probe, so stop() always meets a write in flight.
+    const source = engine.client("a");
+    const producer = source.producer.bind(source);
+    let inFlight = 0;
+    source.producer = (options) => {
+      const p = producer(options);
+      const send = p.send.bind(p);
+      p.send = async (message, sendOptions) => {
+        inFlight++;
+        try {
+          const result = await send(message, sendOptions);
+          await new Promise((r) => setTimeout(r, 2 * INTERVAL_MS));
+          return result;
+        } finally {
+          inFlight--;
+        }
+      };
+      return p;
+    };
+    await engine.start();
+    await waitForStatus(engine, (s) => (s.probes[0]?.sentTotal ?? 0) >= 2 && inFlight > 0);
+    await engine.stop();
+    assert.equal(inFlight, 0, "no probe write is left in flight after stop()");
+    const p = probeOf(engine, engine.config.routes[0]?.name ?? "");
+    const stored = (await probeMessages(a)).filter((m) => m.tags === p.tag);
+    assert.equal(stored.length, p.sentTotal, "every probe stored in the source is counted as sent");
+    const arrived = (await probeMessages(b)).filter((m) => m.tags === p.tag);
+    assert.equal(arrived.length, p.ackedTotal, "every acknowledged probe is on the target once");
+  });
+
   it("A <-> B: each side holds the other side's probes once, no ping-pong", async () => {
     const topic = uniqueName("probe-bidi");
     await a.admin.createTopic({ topic, queueNums: 1 });
