@@ -107,6 +107,8 @@ export class ReplicationEngine {
   readonly #groupsEnsured = new Set<string>();
   readonly #timers: NodeJS.Timeout[] = [];
   #resolving: Promise<void> | undefined;
+  /** Periodic tasks under way (commit, resolve, lag): stop() lets them finish before it commits. */
+  readonly #background = new Set<Promise<void>>();
   #stopped = false;
   readonly startedAtMs = Date.now();
 
@@ -189,13 +191,17 @@ export class ReplicationEngine {
     // Probes set themselves up in the background: a cluster down must not delay the start.
     if (!this.#stopped) this.#probes.start();
     const every = (ms: number, fn: () => Promise<void>): void => {
-      let running = false;
+      let running: Promise<void> | undefined;
       const timer = setInterval(() => {
-        if (running || this.#stopped) return;
-        running = true;
-        fn()
+        if (running !== undefined || this.#stopped) return;
+        const task = fn()
           .catch((err: unknown) => this.#logger.warn({ err: errorMessage(err) }, "background task failed"))
-          .finally(() => (running = false));
+          .finally(() => {
+            running = undefined;
+            this.#background.delete(task);
+          });
+        running = task;
+        this.#background.add(task);
       }, ms);
       timer.unref();
       this.#timers.push(timer);
@@ -504,6 +510,9 @@ export class ReplicationEngine {
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
     await this.#resolving?.catch(() => undefined);
+    // A periodic task under way (a commit the broker is slow to answer) would otherwise run on
+    // after stop() returned, fail on the clients closed below, and log that as a failure.
+    await Promise.all(this.#background);
     await Promise.all([
       ...[...this.#owned.values()].map((o) => o.replicator.stop(options)),
       this.#probes.stop(options),

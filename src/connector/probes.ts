@@ -115,7 +115,8 @@ export class Probes {
   /** Last offset committed per shared source probe queue (cluster|queueKey). */
   readonly #committed = new Map<string, bigint>();
   #timer: NodeJS.Timeout | undefined;
-  #committing = false;
+  /** The periodic commit under way, if any: stop() waits for it, as the engine does for its own. */
+  #committing: Promise<void> | undefined;
 
   constructor(config: EngineConfig, host: ProbeHost) {
     this.#host = host;
@@ -130,9 +131,8 @@ export class Probes {
     for (const r of this.#routes) r.start();
     if (this.#routes.length === 0) return;
     this.#timer = setInterval(() => {
-      if (this.#committing) return;
-      this.#committing = true;
-      void this.commitAll().finally(() => (this.#committing = false));
+      if (this.#committing !== undefined) return;
+      this.#committing = this.commitAll().finally(() => (this.#committing = undefined));
     }, this.#host.commitIntervalMs);
     this.#timer.unref();
   }
@@ -173,6 +173,7 @@ export class Probes {
   /** Stops writing probes, lets the pipelines send what they hold, commits. */
   async stop(options: { drain?: boolean; drainTimeoutMs?: number } = {}): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
+    await this.#committing;
     await Promise.all(this.#routes.map((r) => r.stop(options)));
     if (options.drain ?? true) await this.commitAll();
   }

@@ -7,10 +7,12 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
+import { ReplicationEngine } from "../../src/connector/engine.js";
 import { Provenance, parsePosition } from "../../src/connector/message-mapping.js";
 import { uniqueName } from "../helpers/sandbox.js";
 import {
   readTopic,
+  recordingLogger,
   replicatedTotal,
   testConfig,
   waitForStatus,
@@ -319,6 +321,53 @@ describe("replication A -> B", () => {
       ...Array.from({ length: 40 }, (_, i) => `two-${i}`),
     ];
     assert.deepEqual([...got].sort(), [...expected].sort(), "lost or duplicated messages across the restart");
+  });
+
+  it("stop() lets a slow periodic commit finish, then commits the final position", async () => {
+    const { topic, queues } = await sourceTopic("slow-commit", 1);
+    const queue = queues[0] as MessageQueue;
+    const producer = a.producer();
+    const engine = env.track(
+      new ReplicationEngine(
+        testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }]),
+        recordingLogger(),
+      ),
+    );
+    // The source broker answers periodic commits late (the commit stop() makes is not held): stop()
+    // must not return, and close the clients, while one is still under way.
+    const admin = engine.client("a").admin;
+    const update = admin.updateConsumerOffset.bind(admin);
+    let stopping = false;
+    let inFlight = 0;
+    let held = 0;
+    admin.updateConsumerOffset = async (...args) => {
+      inFlight++;
+      try {
+        if (!stopping) {
+          held++;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+        return await update(...args);
+      } finally {
+        inFlight--;
+      }
+    };
+    await engine.start();
+    for (let i = 0; i < 10; i++) await producer.send({ topic, body: Buffer.from(`m-${i}`) }, { queue });
+    await waitForStatus(engine, () => replicatedTotal(engine) >= 10);
+    const before = held;
+    await waitForStatus(engine, () => held > before && inFlight > 0);
+    for (let i = 10; i < 20; i++) await producer.send({ topic, body: Buffer.from(`m-${i}`) }, { queue });
+    await waitForStatus(engine, () => replicatedTotal(engine) >= 20);
+    stopping = true;
+    await engine.stop();
+    assert.equal(inFlight, 0, "no commit is left in flight after stop()");
+    assert.equal(engine.status().queues[0]?.committedOffset, 20n);
+    assert.equal(
+      await a.admin.queryConsumerOffset(engine.group, queue),
+      20n,
+      "the committed offset went back",
+    );
   });
 
   it("replicates A <-> B with the same topic name without a loop", async () => {
