@@ -188,8 +188,10 @@ export class ReplicationEngine {
    */
   async start(): Promise<void> {
     await this.resolveRoutes();
+    // Stopped while resolving: no timer may start after stop() cleared them.
+    if (this.#stopped) return;
     // Probes set themselves up in the background: a cluster down must not delay the start.
-    if (!this.#stopped) this.#probes.start();
+    this.#probes.start();
     const every = (ms: number, fn: () => Promise<void>): void => {
       let running: Promise<void> | undefined;
       const timer = setInterval(() => {
@@ -510,12 +512,12 @@ export class ReplicationEngine {
     this.#stopped = true;
     for (const t of this.#timers) clearInterval(t);
     await this.#resolving?.catch(() => undefined);
-    // A periodic task under way (a commit the broker is slow to answer) would otherwise run on
-    // after stop() returned, fail on the clients closed below, and log that as a failure.
-    await Promise.all(this.#background);
     await Promise.all([
       ...[...this.#owned.values()].map((o) => o.replicator.stop(options)),
       this.#probes.stop(options),
+      // A periodic task under way (a commit the broker is slow to answer) would otherwise run on
+      // after stop() returned, fail on the clients closed below, and log that as a failure.
+      ...this.#background,
     ]);
     if (options.drain ?? true) await this.commitAll();
     for (const c of this.#clients.values()) c.close();

@@ -132,7 +132,9 @@ export class Probes {
     if (this.#routes.length === 0) return;
     this.#timer = setInterval(() => {
       if (this.#committing !== undefined) return;
-      this.#committing = this.commitAll().finally(() => (this.#committing = undefined));
+      this.#committing = this.commitAll()
+        .catch(() => undefined)
+        .finally(() => (this.#committing = undefined));
     }, this.#host.commitIntervalMs);
     this.#timer.unref();
   }
@@ -173,8 +175,7 @@ export class Probes {
   /** Stops writing probes, lets the pipelines send what they hold, commits. */
   async stop(options: { drain?: boolean; drainTimeoutMs?: number } = {}): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
-    await this.#committing;
-    await Promise.all(this.#routes.map((r) => r.stop(options)));
+    await Promise.all([this.#committing, ...this.#routes.map((r) => r.stop(options))]);
     if (options.drain ?? true) await this.commitAll();
   }
 }
@@ -289,16 +290,21 @@ class RouteProbe {
     const { group } = this.#host;
     const source = this.#host.client(this.route.from.cluster);
     const target = this.#host.client(this.route.to.cluster);
-    const sourceQueue = await ensureProbeQueue(source, this.route.from.cluster, this.#host.logger);
-    const targetQueue = await ensureProbeQueue(target, this.route.to.cluster, this.#host.logger);
+    const sourceQueue = await this.#unlessStopped(
+      ensureProbeQueue(source, this.route.from.cluster, this.#host.logger),
+    );
+    const targetQueue = await this.#unlessStopped(
+      ensureProbeQueue(target, this.route.to.cluster, this.#host.logger),
+    );
     // UPDATE_CONSUMER_OFFSET on 5.3+ needs the group; idempotent, and the route may not have run yet.
-    await source.admin.createSubscriptionGroup({ group });
-    let start = await source.admin.queryConsumerOffset(group, sourceQueue);
-    if (start === 0n && !(await source.admin.hasConsumerOffset(group, sourceQueue))) start = undefined;
+    await this.#unlessStopped(source.admin.createSubscriptionGroup({ group }));
+    let start = await this.#unlessStopped(source.admin.queryConsumerOffset(group, sourceQueue));
+    if (start === 0n && !(await this.#unlessStopped(source.admin.hasConsumerOffset(group, sourceQueue))))
+      start = undefined;
     if (start === undefined) {
       // Old probes (of an earlier connector with this name) are of no interest: start at the end.
-      start = await source.admin.getMaxOffset(sourceQueue);
-      await source.admin.updateConsumerOffset(group, sourceQueue, start);
+      start = await this.#unlessStopped(source.admin.getMaxOffset(sourceQueue));
+      await this.#unlessStopped(source.admin.updateConsumerOffset(group, sourceQueue, start));
       const key = sharedKey(this.route.from.cluster, sourceQueue);
       const committed = this.#committed.get(key);
       if (committed === undefined || start > committed) this.#committed.set(key, start);
@@ -325,7 +331,7 @@ class RouteProbe {
       },
       this.#host.settings,
     );
-    if (this.#stopped) throw new RmqError("RMQ_STOPPED", "probes stopped");
+    if (this.#stopped) throw stoppedError();
     replicator.start();
     this.#host.logger.info(
       {
@@ -342,6 +348,13 @@ class RouteProbe {
       sendTimeoutMs: this.#host.settings.sendTimeoutMs,
     });
     return { sourceQueue, writer, replicator };
+  }
+
+  /** The value of a setup step, unless the probes were stopped meanwhile: setup gives up between steps. */
+  async #unlessStopped<T>(step: Promise<T>): Promise<T> {
+    const value = await step;
+    if (this.#stopped) throw stoppedError();
+    return value;
   }
 
   /** A pipeline stopped for good (the target refused a probe): start over from its commit, with backoff. */
@@ -407,8 +420,9 @@ class RouteProbe {
   async stop(options: { drain?: boolean; drainTimeoutMs?: number }): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
-    // A write in flight may land on the broker: let it finish and be counted (and, when draining,
-    // replicated) before the pipeline stops and the engine closes the clients under it.
+    // A write in flight may land on the broker: let it finish and be counted before the engine
+    // closes the clients under it. (It is replicated after a restart: the pipeline stops pulling.)
+    // A setup under way gives up at its next step (#unlessStopped).
     await this.#ticking;
     await this.#pipeline?.replicator.stop(options);
   }
@@ -441,6 +455,10 @@ async function ensureProbeQueue(
     );
   }
   return first;
+}
+
+function stoppedError(): RmqError {
+  return new RmqError("RMQ_STOPPED", "probes stopped");
 }
 
 function sharedKey(cluster: string, queue: MessageQueue): string {

@@ -333,40 +333,43 @@ describe("replication A -> B", () => {
         recordingLogger(),
       ),
     );
-    // The source broker answers periodic commits late (the commit stop() makes is not held): stop()
-    // must not return, and close the clients, while one is still under way.
+    // From `holding` on, commit calls at the source wait for release(); the commit stop() makes
+    // itself is not held. stop() must not return, and close the clients, while one waits.
     const admin = engine.client("a").admin;
     const update = admin.updateConsumerOffset.bind(admin);
-    let stopping = false;
+    let holding = false;
     let inFlight = 0;
-    let held = 0;
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
     admin.updateConsumerOffset = async (...args) => {
       inFlight++;
       try {
-        if (!stopping) {
-          held++;
-          await new Promise((r) => setTimeout(r, 1000));
-        }
+        if (holding) await released;
         return await update(...args);
       } finally {
         inFlight--;
       }
     };
-    await engine.start();
-    for (let i = 0; i < 10; i++) await producer.send({ topic, body: Buffer.from(`m-${i}`) }, { queue });
-    await waitForStatus(engine, () => replicatedTotal(engine) >= 10);
-    const before = held;
-    await waitForStatus(engine, () => held > before && inFlight > 0);
-    for (let i = 10; i < 20; i++) await producer.send({ topic, body: Buffer.from(`m-${i}`) }, { queue });
-    await waitForStatus(engine, () => replicatedTotal(engine) >= 20);
-    stopping = true;
-    await engine.stop();
+    try {
+      await engine.start();
+      for (let i = 0; i < 10; i++) await producer.send({ topic, body: Buffer.from(`m-${i}`) }, { queue });
+      await waitForStatus(engine, (s) => s.queues[0]?.committedOffset === 10n);
+      holding = true;
+      for (let i = 10; i < 20; i++) await producer.send({ topic, body: Buffer.from(`m-${i}`) }, { queue });
+      // The next periodic commit moves the position past 10, and is held.
+      await waitForStatus(engine, () => replicatedTotal(engine) >= 20 && inFlight > 0);
+      holding = false;
+      setTimeout(release, 1000);
+      await engine.stop();
+    } finally {
+      release();
+    }
     assert.equal(inFlight, 0, "no commit is left in flight after stop()");
     assert.equal(engine.status().queues[0]?.committedOffset, 20n);
     assert.equal(
       await a.admin.queryConsumerOffset(engine.group, queue),
       20n,
-      "the committed offset went back",
+      "the final position is committed",
     );
   });
 
