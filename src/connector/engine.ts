@@ -14,6 +14,7 @@ import { queueKey, type MessageQueue } from "../client/types.js";
 import { RmqError } from "../protocol/errors.js";
 import { ByteBudget } from "./byte-budget.js";
 import { mapQueue } from "./queue-mapping.js";
+import { PeriodicTask } from "./periodic-task.js";
 import { QueueReplicator, type QueueProgress, type ReplicatorSettings } from "./queue-replicator.js";
 import type { EngineConfig, EngineRoute } from "./engine-config.js";
 import { Probes, type ProbeLabels, type ProbeStatus } from "./probes.js";
@@ -105,10 +106,9 @@ export class ReplicationEngine {
   /** Which route replicates a source topic (cluster/topic): a topic is replicated by one route per connector. */
   readonly #topicOwners = new Map<string, string>();
   readonly #groupsEnsured = new Set<string>();
-  readonly #timers: NodeJS.Timeout[] = [];
+  /** Commits, route refreshes and lag refreshes; stop() waits for a run under way. */
+  readonly #periodic: PeriodicTask[] = [];
   #resolving: Promise<void> | undefined;
-  /** Periodic tasks under way (commit, resolve, lag): stop() lets them finish before it commits. */
-  readonly #background = new Set<Promise<void>>();
   #stopped = false;
   readonly startedAtMs = Date.now();
 
@@ -192,25 +192,13 @@ export class ReplicationEngine {
     if (this.#stopped) return;
     // Probes set themselves up in the background: a cluster down must not delay the start.
     this.#probes.start();
-    const every = (ms: number, fn: () => Promise<void>): void => {
-      let running: Promise<void> | undefined;
-      const timer = setInterval(() => {
-        if (running !== undefined || this.#stopped) return;
-        const task = fn()
-          .catch((err: unknown) => this.#logger.warn({ err: errorMessage(err) }, "background task failed"))
-          .finally(() => {
-            running = undefined;
-            this.#background.delete(task);
-          });
-        running = task;
-        this.#background.add(task);
-      }, ms);
-      timer.unref();
-      this.#timers.push(timer);
-    };
-    every(this.config.commit.intervalMs, () => this.commitAll());
-    every(this.config.topicRefreshIntervalMs, () => this.resolveRoutes());
-    every(this.config.lagRefreshIntervalMs, () => this.refreshLag());
+    const onError = (err: unknown): void =>
+      this.#logger.warn({ err: errorMessage(err) }, "background task failed");
+    this.#periodic.push(
+      new PeriodicTask(this.config.commit.intervalMs, () => this.commitAll(), onError),
+      new PeriodicTask(this.config.topicRefreshIntervalMs, () => this.resolveRoutes(), onError),
+      new PeriodicTask(this.config.lagRefreshIntervalMs, () => this.refreshLag(), onError),
+    );
   }
 
   /** Re-resolves every route (topics, queues, target topics) and starts queues not yet owned. */
@@ -510,14 +498,15 @@ export class ReplicationEngine {
   async stop(options: { drain?: boolean; drainTimeoutMs?: number } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    for (const t of this.#timers) clearInterval(t);
+    // No periodic run starts from here on; one under way (a commit the broker is slow to answer)
+    // is waited for below: it would otherwise run on after stop() returned, fail on the clients
+    // closed at the end, and log that as a failure.
+    const periodic = this.#periodic.map((t) => t.stop());
     await this.#resolving?.catch(() => undefined);
     await Promise.all([
       ...[...this.#owned.values()].map((o) => o.replicator.stop(options)),
       this.#probes.stop(options),
-      // A periodic task under way (a commit the broker is slow to answer) would otherwise run on
-      // after stop() returned, fail on the clients closed below, and log that as a failure.
-      ...this.#background,
+      ...periodic,
     ]);
     if (options.drain ?? true) await this.commitAll();
     for (const c of this.#clients.values()) c.close();

@@ -29,6 +29,7 @@ import { RmqError } from "../protocol/errors.js";
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
 import type { ByteBudget } from "./byte-budget.js";
 import type { EngineConfig, EngineRoute } from "./engine-config.js";
+import { PeriodicTask } from "./periodic-task.js";
 import { QueueReplicator, type ReplicatorSettings } from "./queue-replicator.js";
 
 /** The connector-owned topic probes are written to (source) and replicated into (target). */
@@ -114,9 +115,7 @@ export class Probes {
   readonly #routes: RouteProbe[];
   /** Last offset committed per shared source probe queue (cluster|queueKey). */
   readonly #committed = new Map<string, bigint>();
-  #timer: NodeJS.Timeout | undefined;
-  /** The periodic commit under way, if any: stop() waits for it, as the engine does for its own. */
-  #committing: Promise<void> | undefined;
+  #committer: PeriodicTask | undefined;
 
   constructor(config: EngineConfig, host: ProbeHost) {
     this.#host = host;
@@ -130,13 +129,12 @@ export class Probes {
   start(): void {
     for (const r of this.#routes) r.start();
     if (this.#routes.length === 0) return;
-    this.#timer = setInterval(() => {
-      if (this.#committing !== undefined) return;
-      this.#committing = this.commitAll()
-        .catch(() => undefined)
-        .finally(() => (this.#committing = undefined));
-    }, this.#host.commitIntervalMs);
-    this.#timer.unref();
+    // commitAll logs its own failures.
+    this.#committer = new PeriodicTask(
+      this.#host.commitIntervalMs,
+      () => this.commitAll(),
+      () => undefined,
+    );
   }
 
   /**
@@ -174,8 +172,7 @@ export class Probes {
 
   /** Stops writing probes, lets the pipelines send what they hold, commits. */
   async stop(options: { drain?: boolean; drainTimeoutMs?: number } = {}): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    await Promise.all([this.#committing, ...this.#routes.map((r) => r.stop(options))]);
+    await Promise.all([this.#committer?.stop(), ...this.#routes.map((r) => r.stop(options))]);
     if (options.drain ?? true) await this.commitAll();
   }
 }
@@ -197,9 +194,7 @@ class RouteProbe {
   readonly #tag: string;
   readonly #labels: ProbeLabels;
   #pipeline: Pipeline | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  /** The tick under way, if any: stop() waits for it so no probe is written after it returns. */
-  #ticking: Promise<void> | undefined;
+  #ticker: PeriodicTask | undefined;
   #stopped = false;
   /** Failed attempts in a row (setup or write), for the backoff; the next try waits until #retryAtMs. */
   #attempt = 0;
@@ -224,13 +219,13 @@ class RouteProbe {
   }
 
   start(): void {
-    const tick = (): void => {
-      if (this.#ticking !== undefined || this.#stopped) return;
-      this.#ticking = this.#tick().finally(() => (this.#ticking = undefined));
-    };
-    this.#timer = setInterval(tick, this.#intervalMs);
-    this.#timer.unref();
-    tick();
+    // #tick records its own failures.
+    this.#ticker = new PeriodicTask(
+      this.#intervalMs,
+      () => this.#tick(),
+      () => undefined,
+      { now: true },
+    );
   }
 
   async #tick(): Promise<void> {
@@ -419,11 +414,10 @@ class RouteProbe {
 
   async stop(options: { drain?: boolean; drainTimeoutMs?: number }): Promise<void> {
     this.#stopped = true;
-    if (this.#timer) clearInterval(this.#timer);
     // A write in flight may land on the broker: let it finish and be counted before the engine
     // closes the clients under it. (It is replicated after a restart: the pipeline stops pulling.)
     // A setup under way gives up at its next step (#unlessStopped).
-    await this.#ticking;
+    await this.#ticker?.stop();
     await this.#pipeline?.replicator.stop(options);
   }
 }
