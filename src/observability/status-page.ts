@@ -2,16 +2,18 @@
  * The status page served at `/`: one self-contained HTML document (inline CSS and script, no
  * external request, no framework) that polls `/api/status` every 2 s and shows routes with their
  * state and last error, TPS per route over the last minutes as inline SVG sparklines, and a table
- * of every owned queue (positions, lag in messages and time, last sync, replicated, errors).
+ * of every owned queue (positions, lag in messages and time, last sync, replicated, errors),
+ * grouped under a header row per route (its name, state, clusters and totals).
  *
  * TPS is computed in the browser from successive polls of the routes' replicated-message totals,
  * so the server keeps no history for the page; reloading the page starts the charts afresh.
  *
  * Stable hooks for tests and scripts: every route card carries `data-route="<route name>"`, every
- * queue row `data-queue="<route>|<broker>#<queueId>"` (plus `data-queue-route`), and the values
- * inside both carry `data-field` (state, replicated, tps, lag, lag-time, last-sync, last-error,
- * sparkline, ...). `#connection` says whether the last poll succeeded; `body[data-polls]` counts
- * successful polls.
+ * route's group of queues `tbody[data-queue-group="<route name>"]` (its header row first), every
+ * queue row `data-queue="<route>|<topic>|<broker>#<queueId>"` (plus `data-queue-route`), and the
+ * values inside them carry `data-field` (state, replicated, tps, lag, lag-time, last-sync,
+ * last-error, sparkline, ...). `#connection` says whether the last poll succeeded;
+ * `body[data-polls]` counts successful polls.
  *
  * The document is built once at module load: it does not depend on the request.
  */
@@ -39,16 +41,19 @@ header .meta { color: var(--muted); }
 #connection[data-state="loading"] { color: var(--muted); }
 main { padding: 16px 20px 40px; max-width: 1600px; }
 h2 { font-size: 15px; margin: 22px 0 10px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
-.routes { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 12px; }
+.routes { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 12px; }
 .route { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
 .route .title { display: flex; gap: 8px; align-items: baseline; }
-.route .name { font-weight: 600; word-break: break-all; }
-.route .path { color: var(--muted); font-size: 12px; margin: 2px 0 8px; word-break: break-all; }
+.route .name { font-weight: 600; overflow-wrap: anywhere; min-width: 0; }
+.name .side { display: inline-block; }
+.route .path { color: var(--muted); font-size: 12px; margin: 2px 0 8px; overflow-wrap: anywhere; }
+.route .path .bad { color: var(--bad); font-weight: 600; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 12px; font-weight: 600; color: #fff; background: var(--muted); }
 .badge[data-value="running"], .badge[data-value="ready"] { background: var(--ok); }
-.badge[data-value="error"], .badge[data-value="not-ready"] { background: var(--bad); }
+.badge[data-value="error"], .badge[data-value="failed"], .badge[data-value="not-ready"] { background: var(--bad); }
 .badge[data-value="resolving"], .badge[data-value="paused"], .badge[data-value="backoff"] { background: var(--warn); }
-.stats { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 6px 10px; margin: 8px 0; }
+/* The third column (in flight, last sync "150 ms ago") needs the most room, the second the least. */
+.stats { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, .85fr) minmax(0, 1.15fr); gap: 6px 10px; margin: 8px 0; }
 .stat .k { color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .03em; }
 .stat .v { font-variant-numeric: tabular-nums; font-size: 16px; font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .spark { width: 100%; height: 56px; display: block; }
@@ -62,10 +67,20 @@ h2 { font-size: 15px; margin: 22px 0 10px; color: var(--muted); text-transform: 
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { padding: 6px 10px; text-align: left; white-space: nowrap; border-bottom: 1px solid var(--line); }
-th { font-size: 11px; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); position: sticky; top: 0; background: var(--panel); }
+thead th { font-size: 11px; text-transform: uppercase; letter-spacing: .03em; color: var(--muted); background: var(--panel); }
 td.num, th.num { text-align: right; }
-td.text { white-space: normal; overflow-wrap: anywhere; min-width: 7em; }
-tr:last-child td { border-bottom: none; }
+tbody:last-child tr:last-child > * { border-bottom: none; }
+tbody + tbody tr.group-head > * { border-top: 2px solid var(--line); }
+tr.group-head > * { background: var(--bg); border-bottom: 1px solid var(--line); padding-top: 8px; padding-bottom: 8px; }
+tr.group-head th { text-align: left; white-space: normal; font-weight: 400; }
+tr.group-head td { font-weight: 600; vertical-align: top; }
+.group-title { display: flex; gap: 8px; align-items: baseline; }
+/* A route name wraps only at the <wbr> after its separators, when the columns it spans are too
+   narrow for it: break-word, unlike anywhere, keeps its minimum width at its longest part. */
+.group-title .name { font-weight: 600; overflow-wrap: break-word; min-width: 0; }
+tr.group-head .sub { color: var(--muted); font-size: 12px; margin-top: 2px; }
+tr.group-head .sub .bad { color: var(--bad); font-weight: 600; }
+tr[data-queue] > td:first-child { padding-left: 22px; }
 td.bad { color: var(--bad); font-weight: 600; }
 td.warn { color: var(--warn); font-weight: 600; }
 .empty { padding: 14px; color: var(--muted); }
@@ -95,6 +110,33 @@ const SCRIPT = String.raw`
     if (attrs) for (var k in attrs) if (attrs[k] !== undefined && attrs[k] !== null) e.setAttribute(k, attrs[k]);
     if (text !== undefined && text !== null) e.textContent = String(text);
     return e;
+  }
+  // Route names ("east:/^pay_.*/->west:east_<topic template>") as text that wraps at sensible
+  // points when too long for its place: first between source and target (each side of "->" is
+  // an inline block, moved whole to the next line when it fits there), then after a separator
+  // inside a side; in the middle of a part only where the CSS allows it as a last resort (cards).
+  var SEPARATORS = /->|[\/:._,|-]/g; // "->" first: no break between its "-" and ">"
+  function breakable(parent, text) {
+    var sides = String(text).split("->");
+    if (sides.length === 1) return breakAfterSeparators(parent, sides[0]);
+    sides.forEach(function (side, i) {
+      if (i > 0) parent.appendChild(document.createElement("wbr"));
+      parent.appendChild(breakAfterSeparators(el("span", { "class": "side" }), i < sides.length - 1 ? side + "->" : side));
+    });
+    return parent;
+  }
+  function breakAfterSeparators(parent, s) {
+    var at = 0, m;
+    SEPARATORS.lastIndex = 0;
+    while ((m = SEPARATORS.exec(s)) !== null) {
+      var end = m.index + m[0].length;
+      if (end >= s.length) break;
+      parent.appendChild(document.createTextNode(s.slice(at, end)));
+      parent.appendChild(document.createElement("wbr"));
+      at = end;
+    }
+    parent.appendChild(document.createTextNode(s.slice(at)));
+    return parent;
   }
   function big(v) {
     // Offsets and lag arrive as decimal strings (bigints); counters as numbers.
@@ -142,6 +184,8 @@ const SCRIPT = String.raw`
     for (var k in kinds) n += Number(kinds[k]) || 0;
     return n;
   }
+  function isFailed(q) { return q.state === "failed" || q.state === "error"; }
+  function queueCount(n) { return n === 0 ? "no queues" : n + " queue" + (n === 1 ? "" : "s"); }
   function errorsTitle(q) {
     var kinds = q.errorsByKind || {}, parts = [];
     for (var k in kinds) parts.push(k + ": " + kinds[k]);
@@ -239,11 +283,14 @@ const SCRIPT = String.raw`
       var card = el("section", { "class": "route", "data-route": r.name });
       var title = el("div", { "class": "title" });
       title.appendChild(el("span", { "class": "badge", "data-field": "state", "data-value": r.state }, r.state));
-      title.appendChild(el("span", { "class": "name", "data-field": "name" }, r.name));
+      title.appendChild(breakable(el("span", { "class": "name", "data-field": "name" }), r.name));
       card.appendChild(title);
-      card.appendChild(el("div", { "class": "path" },
-        r.sourceCluster + " \u2192 " + r.targetCluster + " \u00b7 " + qs.length + " queue" + (qs.length === 1 ? "" : "s") +
-        (r.sourceTopics && r.sourceTopics.length ? " \u00b7 " + r.sourceTopics.join(", ") : "")));
+      var path = el("div", { "class": "path" }, r.sourceCluster + " \u2192 " + r.targetCluster + " \u00b7 " + queueCount(qs.length));
+      var failed = qs.filter(isFailed).length;
+      // A route keeps running while one of its queues has failed: say so where the route is.
+      if (failed > 0) path.appendChild(el("span", { "class": "bad", "data-field": "failed" }, " \u00b7 " + failed + " failed"));
+      if (r.sourceTopics && r.sourceTopics.length) path.appendChild(document.createTextNode(" \u00b7 " + r.sourceTopics.join(", ")));
+      card.appendChild(path);
       var stats = el("div", { "class": "stats" });
       stats.appendChild(stat("replicated", "replicated", fmtInt(totals[r.name] || 0)));
       stats.appendChild(stat("msg/s", "tps", fmtRate(tps)));
@@ -277,39 +324,100 @@ const SCRIPT = String.raw`
     });
   }
 
-  function renderQueues(status, now) {
-    var body = $("queue-rows");
-    body.textContent = "";
-    var qs = status.queues.slice().sort(function (a, b) {
-      return a.route < b.route ? -1 : a.route > b.route ? 1 :
-        a.sourceTopic < b.sourceTopic ? -1 : a.sourceTopic > b.sourceTopic ? 1 :
-        a.sourceBroker < b.sourceBroker ? -1 : a.sourceBroker > b.sourceBroker ? 1 : a.queueId - b.queueId;
+  // Queues grouped under their route, in the routes' order (then any route the queues name that
+  // the routes list lacks): a header row per route with its name, state and totals, then its
+  // queues sorted by topic, broker, queue id. The route name is shown once, in full, across the
+  // first columns; repeating it in a narrow column of every row is what made the table unreadable.
+  function renderQueues(status, now, totals) {
+    var table = $("queues");
+    Array.prototype.slice.call(table.tBodies).forEach(function (b) { table.removeChild(b); });
+    var groups = [], byName = {};
+    function group(name, route) {
+      var g = byName[name];
+      if (!g) { g = byName[name] = { name: name, route: route, queues: [] }; groups.push(g); }
+      return g;
+    }
+    status.routes.forEach(function (r) { group(r.name, r); });
+    var strays = status.queues.filter(function (q) { return !byName[q.route]; })
+      .map(function (q) { return q.route; }).sort();
+    strays.forEach(function (name) { group(name, null); });
+    status.queues.forEach(function (q) { byName[q.route].queues.push(q); });
+    $("queues-empty").hidden = groups.length > 0;
+    groups.forEach(function (g) {
+      var qs = g.queues.sort(function (a, b) {
+        return a.sourceTopic < b.sourceTopic ? -1 : a.sourceTopic > b.sourceTopic ? 1 :
+          a.sourceBroker < b.sourceBroker ? -1 : a.sourceBroker > b.sourceBroker ? 1 : a.queueId - b.queueId;
+      });
+      var tbody = el("tbody", { "data-queue-group": g.name });
+      tbody.appendChild(groupRow(g, qs, now, totals));
+      qs.forEach(function (q) { tbody.appendChild(queueRow(q, now)); });
+      table.appendChild(tbody);
     });
-    $("queues-empty").hidden = qs.length > 0;
+  }
+
+  function groupRow(g, qs, now, totals) {
+    var r = g.route;
+    var lag = 0n, lagKnown = false, lagMs = 0, lastSync = null, errors = 0, failed = 0;
     qs.forEach(function (q) {
-      var tr = el("tr", { "data-queue": q.route + "|" + q.sourceBroker + "#" + q.queueId, "data-queue-route": q.route });
-      function td(field, text, cls, title) {
-        tr.appendChild(el("td", { "data-field": field, "class": cls || null, title: title || null }, text));
-      }
-      var syncAge = q.lastSyncAtMs == null ? null : now - q.lastSyncAtMs;
-      var lag = big(q.lagMessages);
-      var errors = sumErrors(q);
-      td("route", q.route, "text");
-      td("topic", q.sourceTopic, "text");
-      td("queue", q.sourceBroker + "#" + q.queueId);
-      // The target topic only when it differs from the source's: most routes keep the name.
-      td("target", q.targetCluster + " " + (q.targetTopic === q.sourceTopic ? "" : q.targetTopic + " ") +
-        q.targetBroker + "#" + q.targetQueueId, null, q.targetCluster + " " + q.targetTopic + " " + q.targetBroker + "#" + q.targetQueueId);
-      td("state", q.state, q.state === "error" ? "bad" : q.state === "running" ? null : "warn");
-      td("acked", fmtInt(q.ackedOffset), "num");
-      td("committed", fmtInt(q.committedOffset), "num");
-      td("lag", lag === null ? "\u2013" : fmtInt(lag.toString()), "num" + (lag !== null && lag > 0n && (q.lagMs || 0) > 10000 ? " warn" : ""));
-      td("lag-time", fmtDuration(q.lagMs || 0), "num");
-      td("last-sync", q.lastSyncAtMs == null ? "never" : fmtDuration(syncAge) + " ago", "num", clock(q.lastSyncAtMs));
-      td("replicated", fmtInt(q.replicatedMessages), "num");
-      td("errors", fmtInt(errors), "num" + (errors > 0 ? " bad" : ""), errorsTitle(q) || (q.lastError ? q.lastError.message : null));
-      body.appendChild(tr);
+      var l = big(q.lagMessages);
+      if (l !== null) { lag += l; lagKnown = true; }
+      if ((q.lagMs || 0) > lagMs) lagMs = q.lagMs;
+      if (q.lastSyncAtMs != null && (lastSync === null || q.lastSyncAtMs > lastSync)) lastSync = q.lastSyncAtMs;
+      errors += sumErrors(q);
+      if (isFailed(q)) failed++;
     });
+    var tr = el("tr", { "class": "group-head" });
+    var head = el("th", { scope: "rowgroup", colspan: "4", "data-field": "route" });
+    var title = el("div", { "class": "group-title" });
+    if (r) title.appendChild(el("span", { "class": "badge", "data-field": "state", "data-value": r.state }, r.state));
+    title.appendChild(breakable(el("span", { "class": "name", "data-field": "name" }), g.name));
+    head.appendChild(title);
+    var sub = el("div", { "class": "sub" });
+    sub.appendChild(el("span", { "data-field": "queues" },
+      (r ? r.sourceCluster + " \u2192 " + r.targetCluster + " \u00b7 " : "") +
+      queueCount(qs.length)));
+    if (failed > 0) sub.appendChild(el("span", { "class": "bad", "data-field": "failed" }, " \u00b7 " + failed + " failed"));
+    head.appendChild(sub);
+    tr.appendChild(head);
+    function td(field, text, cls, title) {
+      tr.appendChild(el("td", { "data-field": field, "class": cls || null, title: title || null }, text));
+    }
+    td(null, "", "num");
+    td(null, "", "num");
+    td("lag", lagKnown ? fmtInt(lag.toString()) : "\u2013", "num");
+    td("lag-time", fmtDuration(lagMs), "num");
+    td("last-sync", lastSync === null ? "never" : fmtDuration(now - lastSync) + " ago", "num", clock(lastSync));
+    td("replicated", fmtInt(totals[g.name] || 0), "num");
+    td("errors", fmtInt(errors), "num" + (errors > 0 ? " bad" : ""));
+    return tr;
+  }
+
+  function queueRow(q, now) {
+    var tr = el("tr", {
+      "data-queue": q.route + "|" + q.sourceTopic + "|" + q.sourceBroker + "#" + q.queueId,
+      "data-queue-route": q.route
+    });
+    function td(field, text, cls, title) {
+      tr.appendChild(el("td", { "data-field": field, "class": cls || null, title: title || null }, text));
+    }
+    var syncAge = q.lastSyncAtMs == null ? null : now - q.lastSyncAtMs;
+    var lag = big(q.lagMessages);
+    var errors = sumErrors(q);
+    td("topic", q.sourceTopic);
+    td("queue", q.sourceBroker + "#" + q.queueId);
+    // The group header names the target cluster; the target topic only when it differs from the
+    // source's (most routes keep the name). The tooltip has all of it.
+    td("target", (q.targetTopic === q.sourceTopic ? "" : q.targetTopic + " ") + q.targetBroker + "#" + q.targetQueueId,
+      null, q.targetCluster + " " + q.targetTopic + " " + q.targetBroker + "#" + q.targetQueueId);
+    td("state", q.state, isFailed(q) ? "bad" : q.state === "running" ? null : "warn", q.lastError ? q.lastError.message : null);
+    td("acked", fmtInt(q.ackedOffset), "num");
+    td("committed", fmtInt(q.committedOffset), "num");
+    td("lag", lag === null ? "\u2013" : fmtInt(lag.toString()), "num" + (lag !== null && lag > 0n && (q.lagMs || 0) > 10000 ? " warn" : ""));
+    td("lag-time", fmtDuration(q.lagMs || 0), "num");
+    td("last-sync", q.lastSyncAtMs == null ? "never" : fmtDuration(syncAge) + " ago", "num", clock(q.lastSyncAtMs));
+    td("replicated", fmtInt(q.replicatedMessages), "num");
+    td("errors", fmtInt(errors), "num" + (errors > 0 ? " bad" : ""), errorsTitle(q) || (q.lastError ? q.lastError.message : null));
+    return tr;
   }
 
   function renderErrors(status, now) {
@@ -367,7 +475,7 @@ const SCRIPT = String.raw`
     ls.textContent = "last sync " + ago(lastSync, now);
     ls.title = clock(lastSync);
     renderRoutes(status, now, totals);
-    renderQueues(status, now);
+    renderQueues(status, now, totals);
     renderErrors(status, now);
   }
 
@@ -428,12 +536,11 @@ const HTML = `<!doctype html>
   <div class="panel">
     <table id="queues">
       <thead><tr>
-        <th>route</th><th>topic</th><th>queue</th><th>target</th><th>state</th>
+        <th>topic</th><th>queue</th><th>target</th><th>state</th>
         <th class="num">acked</th><th class="num">committed</th><th class="num">lag msgs</th>
         <th class="num">lag time</th><th class="num">last sync</th><th class="num">replicated</th>
         <th class="num">errors</th>
       </tr></thead>
-      <tbody id="queue-rows"></tbody>
     </table>
     <div class="empty" id="queues-empty">No queues yet.</div>
   </div>

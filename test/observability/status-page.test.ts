@@ -9,11 +9,10 @@
  */
 import { after, before, describe, it, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import type { AddressInfo } from "node:net";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
@@ -23,7 +22,21 @@ import { ConnectorMetrics } from "../../src/observability/metrics.js";
 import { statusPageHtml } from "../../src/observability/status-page.js";
 import { recordingLogger, replicatedTotal, testConfig, waitForStatus } from "../helpers/replication.js";
 import { runCli as cli } from "../helpers/cli.js";
+import { toPalettePng } from "../helpers/png.js";
 import { uniqueName, useSandbox } from "../helpers/sandbox.js";
+import {
+  HOSTILE_ROUTE,
+  HOSTILE_TOPIC,
+  PAY_ROUTE,
+  POLL_MS,
+  routeReplicated,
+  scriptedQueues,
+  scriptedRoutes,
+  scriptedStatus,
+  serveScripted,
+  T0,
+  type ScriptedOptions,
+} from "../helpers/scripted-status.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 /** The flags this machine kind needs: no sandbox as root, and no background calls to Google. */
@@ -36,6 +49,11 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
+/**
+ * The screenshot in docs/monitoring.md, rewritten by the layout test when RMQ_UPDATE_SCREENSHOTS=1
+ * (from dist/test/observability/ to the repository's docs/images/).
+ */
+const DOCS_SCREENSHOT = fileURLToPath(new URL("../../../docs/images/status-page.png", import.meta.url));
 const INSTALL_HINT = `Chromium not found at ${CHROMIUM}: install it with "apt-get install -y chromium" (Debian), or set CHROMIUM_PATH`;
 
 /** Skips the test when Chromium is missing, except in CI, where that is a failure. */
@@ -54,6 +72,7 @@ async function openBrowser(): Promise<{ context: BrowserContext; page: Page; clo
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1400, height: 900 },
+    colorScheme: "light",
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const pageErrors: string[] = [];
@@ -82,120 +101,88 @@ async function pollsAfter(page: Page, n: number, timeoutMs = 10_000): Promise<nu
 }
 
 // ---------------------------------------------------------------------------------------------
-// A scripted /api/status: the page alone, fast and deterministic.
+// A scripted /api/status (test/helpers/scripted-status.ts): the page alone, fast and exact. The
+// page runs on Playwright's fake clock, paused; each step advances it by one poll interval, and
+// the n-th answer's `now` is pollTime(n), so rates and ages on the page are known to the digit.
 
-function fakeStatus(replicated: number, now: number): object {
-  const queue = (queueId: number, extra: object = {}): object => ({
-    state: "running",
-    pullOffset: String(1000 + replicated),
-    ackedOffset: String(1000 + replicated),
-    replicatedMessages: replicated,
-    replicatedBytes: replicated * 100,
-    filteredMessages: 0,
-    loopSkippedMessages: 0,
-    deadLetteredMessages: 0,
-    sendRetries: 0,
-    pulls: 10,
-    sends: 10,
-    inFlightMessages: 0,
-    inFlightBytes: 0,
-    lastSyncAtMs: now - 1500,
-    lastSourceStoreMs: now - 1600,
-    lastLatencyMs: 100,
-    errorsByKind: {},
-    route: "east-orders",
-    sourceCluster: "east",
-    targetCluster: "west",
-    sourceTopic: "orders",
-    sourceBroker: "broker-a",
-    queueId,
-    targetTopic: "orders",
-    targetBroker: "broker-b",
-    targetQueueId: queueId,
-    committedOffset: String(990 + replicated),
-    sourceMaxOffset: String(1000 + replicated + 5),
-    lagMessages: "12345678901234567890",
-    lagMs: 2500,
-    commits: 3,
-    lastCommitAtMs: now - 200,
-    ...extra,
-  });
-  return {
-    name: "demo-connector",
-    startedAtMs: now - 3_725_000,
-    now,
-    ready: false,
-    notReady: ["route west-pay is error: topic pay missing"],
-    routes: [
-      {
-        name: "east-orders",
-        sourceCluster: "east",
-        targetCluster: "west",
-        state: "running",
-        sourceTopics: ["orders"],
-      },
-      {
-        name: "west-pay",
-        sourceCluster: "west",
-        targetCluster: "east",
-        state: "error",
-        sourceTopics: [],
-        lastError: { message: '<img src=x onerror="window.__xss=1"> topic pay missing', atMs: now - 4000 },
-      },
-    ],
-    probes: [
-      {
-        route: "east-orders",
-        sourceCluster: "east",
-        targetCluster: "west",
-        state: "running",
-        sentTotal: 10,
-        ackedTotal: 10,
-        lastSentAtMs: now - 900,
-        lastAckedAtMs: now - 800,
-        lastLatencyMs: 12,
-        lastError: null,
-      },
-    ],
-    queues: [
-      queue(0),
-      queue(1, {
-        state: "backoff",
-        errorsByKind: { send: 2, pull: 1 },
-        lastError: { kind: "send", message: "RMQ_BROKER_BUSY: broker busy", atMs: now - 3000 },
-      }),
-    ],
-  };
+/** Opens the scripted page on a paused fake clock and waits for its first successful poll. */
+async function openScripted(page: Page, url: string): Promise<number> {
+  await page.clock.install({ time: T0 - 1000 });
+  await page.clock.pauseAt(T0);
+  await page.goto(url, { waitUntil: "load" });
+  return pollsAfter(page, 0);
 }
 
+/** Advances the page's clock to its next poll and waits until that poll is rendered. */
+async function step(page: Page, polls: number): Promise<number> {
+  await page.clock.runFor(POLL_MS);
+  return pollsAfter(page, polls);
+}
+
+/** What the queues table shows, in document order: route header rows and queue rows. */
+async function queueTableRows(page: Page): Promise<string[][]> {
+  return page.evaluate(`[...document.querySelectorAll("#queues tbody tr")].map((tr) =>
+    tr.classList.contains("group-head")
+      ? ["route", tr.parentElement.dataset.queueGroup, tr.querySelector('[data-field="name"]').textContent]
+      : ["queue", tr.parentElement.dataset.queueGroup, tr.dataset.queueRoute, tr.dataset.queue])`);
+}
+
+interface Layout {
+  lineHeight: number;
+  pageWidth: number;
+  viewportWidth: number;
+  /** Height of each queue row, px. */
+  rowHeights: number[];
+  /** Lines each route name takes in the queues table's header rows, and in the route cards. */
+  tableNameLines: Record<string, number>;
+  cardNameLines: Record<string, number>;
+}
+
+async function layout(page: Page): Promise<Layout> {
+  return page.evaluate(`(() => {
+    const lineHeight = parseFloat(getComputedStyle(document.body).lineHeight);
+    const lines = (sel) => Object.fromEntries([...document.querySelectorAll(sel)].map((e) =>
+      [e.textContent, Math.round(e.getBoundingClientRect().height / lineHeight)]));
+    return {
+      lineHeight,
+      pageWidth: document.documentElement.scrollWidth,
+      viewportWidth: window.innerWidth,
+      rowHeights: [...document.querySelectorAll("#queues tr[data-queue]")].map((r) => r.getBoundingClientRect().height),
+      tableNameLines: lines('#queues [data-field="name"]'),
+      cardNameLines: lines('#routes [data-field="name"]'),
+    };
+  })()`);
+}
+
+/** The table's rows as they must be: each route once, in the routes' order, then its queues. */
+function expectedRows(options: ScriptedOptions): string[][] {
+  const rows: string[][] = [];
+  for (const r of scriptedRoutes(options)) {
+    rows.push(["route", r.name, r.name]);
+    const queues = scriptedQueues(options)
+      .filter((q) => q.route === r.name)
+      .sort((a, b) =>
+        a.sourceTopic !== b.sourceTopic
+          ? a.sourceTopic < b.sourceTopic
+            ? -1
+            : 1
+          : a.sourceBroker !== b.sourceBroker
+            ? a.sourceBroker < b.sourceBroker
+              ? -1
+              : 1
+            : a.queueId - b.queueId,
+      );
+    for (const q of queues) {
+      rows.push(["queue", r.name, r.name, `${r.name}|${q.sourceTopic}|${q.sourceBroker}#${q.queueId}`]);
+    }
+  }
+  return rows;
+}
+
+const count = (text: string, part: string): number => text.split(part).length - 1;
+const int = (n: number | bigint): string => n.toLocaleString("en-US");
+
 describe("status page (scripted /api/status, headless Chromium)", () => {
-  let server: Server;
-  let base: string;
-  let replicated = 0;
-  let failing = false;
-
-  before(async () => {
-    server = createServer((req, res) => {
-      if (req.url === "/") {
-        res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(statusPageHtml());
-      } else if (req.url === "/api/status") {
-        if (failing) {
-          res.writeHead(503).end("down");
-          return;
-        }
-        replicated += 250;
-        res
-          .writeHead(200, { "content-type": "application/json" })
-          .end(JSON.stringify(fakeStatus(replicated, Date.now())));
-      } else {
-        res.writeHead(404).end();
-      }
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-
   it("is one self-contained document: no external URL, inline script and style", () => {
     const html = statusPageHtml();
     assert.match(html, /^<!doctype html>/);
@@ -204,43 +191,103 @@ describe("status page (scripted /api/status, headless Chromium)", () => {
     assert.doesNotMatch(html, /<link\b/i);
   });
 
-  it("renders routes, queues, errors and a TPS chart, and numbers move at each poll", async (t) => {
+  it("renders routes, queues grouped by route, errors and a TPS chart; numbers move at each poll; names are text", async (t) => {
     if (!requireChromium(t)) return;
+    const options: ScriptedOptions = { hostile: true };
+    let failing = false;
+    const server = await serveScripted((n) =>
+      failing ? { status: 503, body: "down" } : { status: 200, body: scriptedStatus(n, options) },
+    );
     const browser = await openBrowser();
     try {
       const { page } = browser;
       const external: string[] = [];
       page.on("request", (r) => {
-        if (!r.url().startsWith(base)) external.push(r.url());
+        if (!r.url().startsWith(server.url)) external.push(r.url());
       });
-      await page.goto(base, { waitUntil: "load" });
-      let polls = await pollsAfter(page, 0);
+      let polls = await openScripted(page, server.url);
       const route = '[data-route="east-orders"]';
       assert.equal(await textOf(page, `${route} [data-field="state"]`), "running");
       assert.equal(await textOf(page, '[data-route="west-pay"] [data-field="state"]'), "error");
       const first = await textOf(page, `${route} [data-field="replicated"]`);
-      polls = await pollsAfter(page, polls);
-      await pollsAfter(page, polls);
+      assert.equal(first, int(routeReplicated("east-orders", 1, options)));
+      polls = await step(page, polls);
+      polls = await step(page, polls);
       const later = await textOf(page, `${route} [data-field="replicated"]`);
+      assert.equal(later, int(routeReplicated("east-orders", 3, options)));
       assert.notEqual(later, first, "replicated should move between polls");
-      // Two queues of 250 more messages per poll over ~2 s: about 250 msg/s.
+      // msg/s: what the route replicated between the last two answers, over the 2 s between them.
       const tps = Number((await textOf(page, `${route} [data-field="tps"]`)).replace(/,/g, ""));
-      assert.ok(tps > 100 && tps < 600, `tps ${tps}`);
+      const expectedTps =
+        (routeReplicated("east-orders", 3) - routeReplicated("east-orders", 2)) / (POLL_MS / 1000);
+      assert.equal(tps, Math.round(expectedTps), `tps ${tps}, expected ${expectedTps}`);
       const points = await page.locator(`${route} svg[data-field="sparkline"]`).getAttribute("data-points");
-      assert.ok(Number(points) >= 2, `sparkline points ${points}`);
-      // bigints beyond 2^53 arrive as strings and are shown exactly.
+      assert.equal(Number(points), 2, `sparkline points ${points}`);
+
+      // The queues table: each route once, in a header row, followed by its queues and no other.
+      assert.deepEqual(await queueTableRows(page), expectedRows(options));
+      const table = await page.evaluate<string>(`document.getElementById("queues").innerText`);
+      for (const r of scriptedRoutes(options)) {
+        assert.equal(count(table, r.name), 1, `route ${r.name} in the queues table`);
+      }
+      assert.equal(await page.locator("tr[data-queue]").count(), scriptedQueues(options).length);
+      assert.equal(await page.locator('#queues tr[data-queue] [data-field="route"]').count(), 0);
+      // The header row: clusters, queue count, failed queues, and the route's totals.
+      const pay = `#queues [data-queue-group="${PAY_ROUTE}"] tr.group-head`;
+      assert.equal(await textOf(page, `${pay} [data-field="state"]`), "running");
+      assert.equal(await textOf(page, `${pay} [data-field="queues"]`), "east \u2192 west \u00b7 6 queues");
+      assert.equal(await page.locator(`${pay} [data-field="failed"]`).count(), 0);
       assert.equal(
-        await textOf(page, '[data-queue="east-orders|broker-a#0"] [data-field="lag"]'),
+        await textOf(page, `${pay} [data-field="replicated"]`),
+        int(routeReplicated(PAY_ROUTE, 3)),
+      );
+      const orders = '#queues [data-queue-group="east-orders"] tr.group-head';
+      assert.equal(await textOf(page, `${orders} [data-field="errors"]`), "3");
+      assert.equal(await textOf(page, `${orders} [data-field="replicated"]`), later);
+      assert.equal(
+        await textOf(page, '#queues [data-queue-group="west-pay"] [data-field="queues"]'),
+        "west \u2192 east \u00b7 no queues",
+      );
+      // bigints beyond 2^53 arrive as strings and are shown exactly, in the queue and its route's sum.
+      assert.equal(
+        await textOf(page, '[data-queue="east-orders|orders|broker-a#0"] [data-field="lag"]'),
         "12,345,678,901,234,567,890",
       );
-      assert.equal(await textOf(page, '[data-queue="east-orders|broker-a#1"] [data-field="errors"]'), "3");
-      assert.equal(await page.locator("tr[data-queue]").count(), 2);
-      // Error messages are text, never HTML.
+      const { queues } = scriptedStatus(3, options) as { queues: { route: string; lagMessages: string }[] };
+      const ordersLag = queues
+        .filter((q) => q.route === "east-orders")
+        .reduce((n, q) => n + BigInt(q.lagMessages), 0n);
+      assert.ok(ordersLag > 12345678901234567890n);
+      assert.equal(await textOf(page, `${orders} [data-field="lag"]`), int(ordersLag));
+      assert.equal(
+        await textOf(page, '[data-queue="east-orders|orders|broker-a#1"] [data-field="errors"]'),
+        "3",
+      );
+      assert.equal(
+        await textOf(page, `[data-queue="${PAY_ROUTE}|pay_orders|broker-a#0"] [data-field="target"]`),
+        "east_pay_orders broker-w1#0",
+      );
+
+      // Names and error messages are text, never HTML: no element they would have made exists.
       assert.match(
         await textOf(page, '[data-route="west-pay"] [data-field="last-error"]'),
         /<img src=x onerror=.*topic pay missing/,
       );
+      assert.equal(await textOf(page, `[data-route='${HOSTILE_ROUTE}'] [data-field="name"]`), HOSTILE_ROUTE);
+      assert.equal(
+        await textOf(page, `#queues [data-queue-group='${HOSTILE_ROUTE}'] [data-field="name"]`),
+        HOSTILE_ROUTE,
+      );
+      assert.equal(
+        await textOf(
+          page,
+          `#queues [data-queue-group='${HOSTILE_ROUTE}'] tr[data-queue] [data-field="topic"]`,
+        ),
+        HOSTILE_TOPIC,
+      );
+      assert.equal(await page.evaluate("document.querySelectorAll('img, svg:not(.spark)').length"), 0);
       assert.equal(await page.evaluate("window.__xss"), undefined);
+
       assert.match(await textOf(page, "#errors"), /RMQ_BROKER_BUSY: broker busy/);
       assert.equal(await textOf(page, "#ready"), "not ready");
       assert.equal(await textOf(page, `${route} [data-field="probe-latency"]`), "12 ms");
@@ -248,18 +295,90 @@ describe("status page (scripted /api/status, headless Chromium)", () => {
       assert.equal(await textOf(page, '[data-route="west-pay"] [data-field="probe"]'), "");
       assert.match((await page.locator("#ready").getAttribute("title")) ?? "", /west-pay is error/);
       assert.deepEqual(external, [], "the page must not reach outside its origin");
-      await page.screenshot({ path: join(tmpdir(), "status-page-scripted.png"), fullPage: true });
 
       // The connector goes away: the page says so and keeps the last numbers.
       failing = true;
+      await page.clock.runFor(POLL_MS);
       await page.waitForSelector('#connection[data-state="error"]', { timeout: 10_000 });
       assert.match(await textOf(page, "#connection"), /cannot reach the connector \(HTTP 503\)/);
       assert.equal(await textOf(page, `${route} [data-field="state"]`), "running");
+      assert.equal(await textOf(page, `${route} [data-field="replicated"]`), later);
       failing = false;
-      await page.waitForSelector('#connection[data-state="ok"]', { timeout: 10_000 });
+      await step(page, polls);
+      assert.equal(await textOf(page, "#connection").then((s) => s.startsWith("live")), true);
     } finally {
-      failing = false;
       await browser.close();
+      await server.close();
+    }
+  });
+
+  it("reads at a glance at 1400 px and still at 800 px: route names whole, one line per queue (writes the docs screenshot)", async (t) => {
+    if (!requireChromium(t)) return;
+    const server = await serveScripted((n) => ({ status: 200, body: scriptedStatus(n) }));
+    const browser = await openBrowser();
+    try {
+      const { page } = browser;
+      let polls = await openScripted(page, server.url);
+      // Three minutes of answers, so the charts have a history and the failed queue has failed.
+      while (polls < 90) polls = await step(page, polls);
+      assert.equal(
+        await textOf(page, `#queues [data-queue-group="${PAY_ROUTE}"] [data-field="failed"]`),
+        " \u00b7 1 failed",
+      );
+      assert.equal(
+        await textOf(page, `[data-queue="${PAY_ROUTE}|pay_settlements|broker-a#1"] [data-field="state"]`),
+        "failed",
+      );
+      assert.equal(
+        await textOf(page, `[data-route="${PAY_ROUTE}"] [data-field="failed"]`),
+        " \u00b7 1 failed",
+      );
+
+      const wide = await layout(page);
+      assert.equal(wide.viewportWidth, 1400);
+      assert.ok(wide.pageWidth <= wide.viewportWidth, `page ${wide.pageWidth} px wide in a 1400 px window`);
+      // Every route name whole on one line in the table, on two at most on its card (four cards
+      // a row), and every queue on one line.
+      for (const r of scriptedRoutes()) {
+        assert.equal(wide.tableNameLines[r.name], 1, `${r.name} in the queues table`);
+        assert.ok(
+          (wide.cardNameLines[r.name] ?? 99) <= 2,
+          `${r.name}: ${wide.cardNameLines[r.name]} lines on its card`,
+        );
+      }
+      const oneLine = 12 + 1.5 * wide.lineHeight;
+      assert.ok(Math.max(...wide.rowHeights) < oneLine, `queue rows ${wide.rowHeights.join(", ")} px high`);
+      const shot = toPalettePng(await page.screenshot({ fullPage: true }));
+      assert.ok(shot.length < 200_000, `screenshot of ${shot.length} bytes`);
+      writeFileSync(join(tmpdir(), "status-page-scripted.png"), shot);
+      if (process.env["RMQ_UPDATE_SCREENSHOTS"] === "1") writeFileSync(DOCS_SCREENSHOT, shot);
+
+      // A narrow window: the table scrolls inside its panel (the page does not) rather than
+      // squeezing names into slivers; queues stay on one line, route names wrap between parts.
+      await page.setViewportSize({ width: 800, height: 900 });
+      const narrow = await layout(page);
+      assert.ok(
+        narrow.pageWidth <= narrow.viewportWidth,
+        `page ${narrow.pageWidth} px wide in an 800 px window`,
+      );
+      for (const r of scriptedRoutes()) {
+        assert.ok(
+          (narrow.tableNameLines[r.name] ?? 99) <= 2,
+          `${r.name}: ${narrow.tableNameLines[r.name]} lines`,
+        );
+        assert.ok(
+          (narrow.cardNameLines[r.name] ?? 99) <= 2,
+          `${r.name}: ${narrow.cardNameLines[r.name]} lines`,
+        );
+      }
+      assert.ok(
+        Math.max(...narrow.rowHeights) < oneLine,
+        `queue rows ${narrow.rowHeights.join(", ")} px high`,
+      );
+      await page.screenshot({ path: join(tmpdir(), "status-page-scripted-800.png"), fullPage: true });
+    } finally {
+      await browser.close();
+      await server.close();
     }
   });
 });
