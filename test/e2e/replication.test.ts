@@ -276,23 +276,64 @@ describe("replication A -> B", () => {
     assert.deepEqual(got.sort(), ["new-0", "new-1", "new-2", "new-3", "new-4", "new-5"]);
   });
 
-  it("starts at a timestamp", async () => {
-    const { topic, queues } = await sourceTopic("timestamp", 1);
-    const queue = queues[0] as MessageQueue;
+  it("starts at a timestamp: exactly the messages stored at or after it, per queue", async () => {
+    const { topic, queues } = await sourceTopic("timestamp", 4);
     const producer = a.producer();
-    for (let i = 0; i < 5; i++) await producer.send({ topic, body: Buffer.from(`before-${i}`) }, { queue });
-    await new Promise((r) => setTimeout(r, 1100));
-    const at = Date.now();
-    await new Promise((r) => setTimeout(r, 50));
-    for (let i = 0; i < 3; i++) await producer.send({ topic, body: Buffer.from(`after-${i}`) }, { queue });
+    // Rounds over four queues of single sends and batches (a batch shares one store time), so
+    // times repeat within a queue and interleave across queues around the chosen time.
+    for (let round = 0; round < 5; round++) {
+      for (const [i, queue] of queues.entries()) {
+        await producer.send({ topic, body: Buffer.from(`r${round}-q${i}-s`) }, { queue });
+        await producer.sendBatch(
+          Array.from({ length: 3 }, (_, k) => ({ topic, body: Buffer.from(`r${round}-q${i}-b${k}`) })),
+          { queue },
+        );
+      }
+    }
+    const stored = await readTopic(a, topic, { expected: 80 });
+    const times = [...new Set([...stored.values()].flat().map((m) => m.storeTimestamp))].sort(
+      (x, y) => x - y,
+    );
+    // A time that is some message's store time exactly (inclusive boundary), mid-traffic.
+    const at = times[Math.floor(times.length / 2)] as number;
+    const expected = new Map<number, string[]>();
+    for (const [queueId, messages] of stored) {
+      assert.equal(messages.length, 20);
+      const after = messages.filter((m) => m.storeTimestamp >= at);
+      assert.ok(
+        after.length > 0 && after.length < messages.length,
+        `queue ${queueId} has messages on both sides of ${at}: ${messages.map((m) => m.storeTimestamp).join(",")}`,
+      );
+      expected.set(
+        queueId,
+        after.map((m) => `${m.queueOffset}:${m.body?.toString()}`),
+      );
+    }
+    const total = [...expected.values()].reduce((n, l) => n + l.length, 0);
     const engine = await startEngine(
       testConfig(uniqueName("c"), clusters, [
         { from: "a", to: "b", topic, start: { kind: "timestamp", timestampMs: at } },
       ]),
     );
-    await waitForStatus(engine, () => replicatedTotal(engine) >= 3);
-    const got = (await readTopic(b, topic, { expected: 3 })).get(0)?.map((m) => m.body?.toString());
-    assert.deepEqual(got, ["after-0", "after-1", "after-2"]);
+    await waitForStatus(engine, () => replicatedTotal(engine) >= total);
+    const got = new Map<number, string[]>();
+    for (const m of [...(await readTopic(b, topic, { expected: total })).values()].flat()) {
+      const source = parsePosition(m.properties[Provenance.SOURCE] ?? "");
+      assert.ok(source, "every replicated message names its source position");
+      assert.ok(
+        Number(m.properties[Provenance.SOURCE_STORE_MS]) >= at,
+        "stored at the source at or after the start",
+      );
+      got.set(source.queueId, [
+        ...(got.get(source.queueId) ?? []),
+        `${source.queueOffset}:${m.body?.toString()}`,
+      ]);
+    }
+    assert.deepEqual(
+      got,
+      expected,
+      "per source queue: exactly the messages stored at or after the time, in order",
+    );
   });
 
   it("resumes after a stop from its commits: nothing lost, nothing twice", async () => {
