@@ -8,7 +8,9 @@ import { randomBytes } from "node:crypto";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import { ReplicationEngine } from "../../src/connector/engine.js";
+import type { MessageExt } from "../../src/protocol/message.js";
 import { Provenance, parsePosition } from "../../src/connector/message-mapping.js";
+import { resolveVersion } from "../../src/sandbox/index.js";
 import { uniqueName } from "../helpers/sandbox.js";
 import {
   readTopic,
@@ -18,6 +20,11 @@ import {
   waitForStatus,
   useReplicationClusters,
 } from "../helpers/replication.js";
+
+/** Timer messages need 5.x's timer wheel (the sandbox enables it); 4.x has none. */
+const TIMERS_UNSUPPORTED = resolveVersion().startsWith("4.")
+  ? "RocketMQ 4.x has no timer wheel (TIMER_DELIVER_MS / TIMER_DELAY_SEC are 5.x)"
+  : false;
 
 describe("replication A -> B", () => {
   const env = useReplicationClusters();
@@ -413,6 +420,75 @@ describe("replication A -> B", () => {
       "the final position is committed",
     );
   });
+
+  it(
+    "replicates a timer message once, only after its delivery at the source, and does not re-arm it",
+    { skip: TIMERS_UNSUPPORTED },
+    async () => {
+      const { topic, queues } = await sourceTopic("timer", 1);
+      const queue = queues[0] as MessageQueue;
+      const engine = await startEngine(
+        testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }]),
+      );
+      await waitForStatus(engine, (s) => s.queues.length === 1);
+      const producer = a.producer();
+      const delaySec = 5;
+      const sentAtMs = Date.now();
+      const deliverMs = sentAtMs + delaySec * 1000;
+      // An absolute time (what the Java client's setDeliverTimeMs sets) and a delay in seconds
+      // (setDelayTimeSec), both the timer wheel's; then a plain message, delivered at once.
+      const timers = [
+        await producer.send(
+          { topic, body: Buffer.from("at-time"), properties: { TIMER_DELIVER_MS: String(deliverMs) } },
+          { queue },
+        ),
+        await producer.send(
+          { topic, body: Buffer.from("delayed"), properties: { TIMER_DELAY_SEC: String(delaySec) } },
+          { queue },
+        ),
+      ].map((r) => r.uniqKeys[0] as string);
+      await producer.send({ topic, body: Buffer.from("plain") }, { queue });
+
+      // The route runs while the timers wait: the plain message arrives, the timed ones do not.
+      await waitForStatus(engine, () => replicatedTotal(engine) >= 1);
+      const early = [...(await readTopic(b, topic, { expected: 1, quietMs: 300 })).values()].flat();
+      assert.ok(Date.now() < deliverMs, "the check before the delivery time ran before it");
+      assert.deepEqual(
+        early.map((m) => m.body?.toString()),
+        ["plain"],
+        "nothing timed reaches the target before its delivery time",
+      );
+
+      await waitForStatus(engine, () => replicatedTotal(engine) >= 3, delaySec * 1000 + 30_000);
+      const onSource = [...(await readTopic(a, topic, { expected: 3 })).values()].flat();
+      const onTarget = [...(await readTopic(b, topic, { expected: 3 })).values()].flat();
+      const bodies = (list: MessageExt[]): (string | undefined)[] => list.map((m) => m.body?.toString());
+      assert.deepEqual(bodies(onSource).slice(0, 1), ["plain"], "the source delivered the timed ones later");
+      assert.deepEqual(bodies(onTarget), bodies(onSource), "each message once, in the source queue's order");
+      assert.deepEqual(bodies(onTarget).sort(), ["at-time", "delayed", "plain"]);
+      for (const uniq of timers) {
+        const source = onSource.find((m) => m.uniqKey === uniq);
+        const target = onTarget.find((m) => m.uniqKey === uniq);
+        assert.ok(source && target, `timer message ${uniq} is on both sides`);
+        assert.ok(
+          source.storeTimestamp >= deliverMs,
+          `the source delivered it at ${source.storeTimestamp}, not before ${deliverMs}`,
+        );
+        assert.ok(
+          Object.keys(source.properties).some((k) => k.startsWith("TIMER_")),
+          "the source's delivered copy carries timer properties (so there is something to re-arm)",
+        );
+        assert.equal(Number(target.properties[Provenance.SOURCE_STORE_MS]), source.storeTimestamp);
+        const timerProperties = Object.keys(target.properties).filter((k) => k.startsWith("TIMER_"));
+        assert.deepEqual(timerProperties, [], "no timer property reaches the target");
+        // Re-armed, the target would hold it another delaySec before storing it in the topic.
+        assert.ok(
+          target.storeTimestamp - source.storeTimestamp < 2000,
+          `stored on the target ${target.storeTimestamp - source.storeTimestamp} ms after the source delivered it`,
+        );
+      }
+    },
+  );
 
   it("replicates A <-> B with the same topic name without a loop", async () => {
     const topic = uniqueName("bidi");
