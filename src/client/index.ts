@@ -10,6 +10,7 @@ export {
   type PullOptions,
   type PullResult,
 } from "./pull-consumer.js";
+export { findOffsetByStoreTime } from "./offset-search.js";
 export { Admin, type CreateTopicOptions, type CreateSubscriptionGroupOptions } from "./admin.js";
 export { NameServerClient, TopicRoute, parseNamesrvList, type CallOptions } from "./name-server.js";
 export { silentLogger, type Logger } from "./logger.js";

@@ -8,6 +8,7 @@
  * and out; by default the engine owns every queue its routes resolve to.
  */
 import type { Logger } from "../client/logger.js";
+import { findOffsetByStoreTime } from "../client/offset-search.js";
 import { NameServerClient } from "../client/name-server.js";
 import { RocketMQClient } from "../client/rocketmq-client.js";
 import { queueKey, type MessageQueue } from "../client/types.js";
@@ -385,14 +386,20 @@ export class ReplicationEngine {
   }
 
   async #startOffset(route: EngineRoute, queue: MessageQueue): Promise<bigint> {
-    const admin = this.client(route.from.cluster).admin;
+    const source = this.client(route.from.cluster);
     switch (route.start.kind) {
       case "earliest":
-        return admin.getMinOffset(queue);
+        return source.admin.getMinOffset(queue);
       case "latest":
-        return admin.getMaxOffset(queue);
+        return source.admin.getMaxOffset(queue);
       case "timestamp":
-        return admin.searchOffset(queue, route.start.timestampMs);
+        // The broker's own search is a guess (inexact on 4.x); this one checks store times.
+        return findOffsetByStoreTime(
+          source.admin,
+          source.pullConsumer({ group: this.group }),
+          queue,
+          route.start.timestampMs,
+        );
     }
   }
 

@@ -7,6 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { findOffsetByStoreTime } from "../../src/client/offset-search.js";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import type { MessageExt } from "../../src/protocol/message.js";
@@ -287,6 +288,62 @@ describe("client against a real broker", () => {
     assert.equal(offset, 5n);
     const [first] = await pullAll(queue, offset, 1);
     assert.equal(first?.body?.toString(), "late-0");
+  });
+
+  it("finds the first offset stored at or after a time, exactly, from any time", async () => {
+    const queues = await topicWithQueues("storetime", 4);
+    const producer = client.producer();
+    // Single sends and batches (one store time for the whole batch) over four queues, in a few
+    // rounds, so times repeat within a queue and lie between the queues' times.
+    for (let round = 0; round < 3; round++) {
+      for (const [i, queue] of queues.entries()) {
+        await producer.send({ topic: queue.topic, body: Buffer.from(`r${round}-q${i}-single`) }, { queue });
+        await producer.sendBatch(
+          Array.from({ length: 3 }, (_, k) => ({
+            topic: queue.topic,
+            body: Buffer.from(`r${round}-q${i}-b${k}`),
+          })),
+          { queue },
+        );
+      }
+    }
+    const consumer = client.pullConsumer({ group: GROUP });
+    const stored = await Promise.all(queues.map((q) => pullAll(q, 0n, 12)));
+    const times = stored.flat().map((m) => m.storeTimestamp);
+    const first = Math.min(...times);
+    const last = Math.max(...times);
+    // Every store time of every queue, the millisecond after it and before it, both ends, far off.
+    const probes = [...new Set(times.flatMap((t) => [t - 1, t, t + 1]))].concat([0, last + 60_000]);
+    for (const [i, queue] of queues.entries()) {
+      const messages = stored[i] as MessageExt[];
+      assert.equal(messages.length, 12);
+      for (const t of probes) {
+        const index = messages.findIndex((m) => m.storeTimestamp >= t);
+        const expected = index < 0 ? 12n : (messages[index] as MessageExt).queueOffset;
+        const got = await findOffsetByStoreTime(client.admin, consumer, queue, t);
+        assert.equal(
+          got,
+          expected,
+          `queue ${i}, t=${t} (store times ${messages.map((m) => m.storeTimestamp).join(",")})`,
+        );
+      }
+    }
+    // The edges as documented: before the first message, the min offset; after the last, the max.
+    assert.equal(
+      await findOffsetByStoreTime(client.admin, consumer, queues[0] as MessageQueue, first - 1),
+      0n,
+    );
+    assert.equal(
+      await findOffsetByStoreTime(client.admin, consumer, queues[0] as MessageQueue, last + 1),
+      12n,
+    );
+    const [empty] = await topicWithQueues("storetime_empty", 1);
+    assert.ok(empty);
+    assert.equal(
+      await findOffsetByStoreTime(client.admin, consumer, empty, first),
+      0n,
+      "an empty queue: its max offset",
+    );
   });
 
   it("writes a consumer offset and reads it back", async () => {

@@ -8,7 +8,9 @@ import { randomBytes } from "node:crypto";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import { ReplicationEngine } from "../../src/connector/engine.js";
+import type { MessageExt } from "../../src/protocol/message.js";
 import { Provenance, parsePosition } from "../../src/connector/message-mapping.js";
+import { resolveVersion } from "../../src/sandbox/index.js";
 import { uniqueName } from "../helpers/sandbox.js";
 import {
   readTopic,
@@ -18,6 +20,11 @@ import {
   waitForStatus,
   useReplicationClusters,
 } from "../helpers/replication.js";
+
+/** Timer messages need 5.x's timer wheel (the sandbox enables it); 4.x has none. */
+const TIMERS_UNSUPPORTED = resolveVersion().startsWith("4.")
+  ? "RocketMQ 4.x has no timer wheel (TIMER_DELIVER_MS / TIMER_DELAY_SEC are 5.x)"
+  : false;
 
 describe("replication A -> B", () => {
   const env = useReplicationClusters();
@@ -276,23 +283,64 @@ describe("replication A -> B", () => {
     assert.deepEqual(got.sort(), ["new-0", "new-1", "new-2", "new-3", "new-4", "new-5"]);
   });
 
-  it("starts at a timestamp", async () => {
-    const { topic, queues } = await sourceTopic("timestamp", 1);
-    const queue = queues[0] as MessageQueue;
+  it("starts at a timestamp: exactly the messages stored at or after it, per queue", async () => {
+    const { topic, queues } = await sourceTopic("timestamp", 4);
     const producer = a.producer();
-    for (let i = 0; i < 5; i++) await producer.send({ topic, body: Buffer.from(`before-${i}`) }, { queue });
-    await new Promise((r) => setTimeout(r, 1100));
-    const at = Date.now();
-    await new Promise((r) => setTimeout(r, 50));
-    for (let i = 0; i < 3; i++) await producer.send({ topic, body: Buffer.from(`after-${i}`) }, { queue });
+    // Rounds over four queues of single sends and batches (a batch shares one store time), so
+    // times repeat within a queue and interleave across queues around the chosen time.
+    for (let round = 0; round < 5; round++) {
+      for (const [i, queue] of queues.entries()) {
+        await producer.send({ topic, body: Buffer.from(`r${round}-q${i}-s`) }, { queue });
+        await producer.sendBatch(
+          Array.from({ length: 3 }, (_, k) => ({ topic, body: Buffer.from(`r${round}-q${i}-b${k}`) })),
+          { queue },
+        );
+      }
+    }
+    const stored = await readTopic(a, topic, { expected: 80 });
+    const times = [...new Set([...stored.values()].flat().map((m) => m.storeTimestamp))].sort(
+      (x, y) => x - y,
+    );
+    // A time that is some message's store time exactly (inclusive boundary), mid-traffic.
+    const at = times[Math.floor(times.length / 2)] as number;
+    const expected = new Map<number, string[]>();
+    for (const [queueId, messages] of stored) {
+      assert.equal(messages.length, 20);
+      const after = messages.filter((m) => m.storeTimestamp >= at);
+      assert.ok(
+        after.length > 0 && after.length < messages.length,
+        `queue ${queueId} has messages on both sides of ${at}: ${messages.map((m) => m.storeTimestamp).join(",")}`,
+      );
+      expected.set(
+        queueId,
+        after.map((m) => `${m.queueOffset}:${m.body?.toString()}`),
+      );
+    }
+    const total = [...expected.values()].reduce((n, l) => n + l.length, 0);
     const engine = await startEngine(
       testConfig(uniqueName("c"), clusters, [
         { from: "a", to: "b", topic, start: { kind: "timestamp", timestampMs: at } },
       ]),
     );
-    await waitForStatus(engine, () => replicatedTotal(engine) >= 3);
-    const got = (await readTopic(b, topic, { expected: 3 })).get(0)?.map((m) => m.body?.toString());
-    assert.deepEqual(got, ["after-0", "after-1", "after-2"]);
+    await waitForStatus(engine, () => replicatedTotal(engine) >= total);
+    const got = new Map<number, string[]>();
+    for (const m of [...(await readTopic(b, topic, { expected: total })).values()].flat()) {
+      const source = parsePosition(m.properties[Provenance.SOURCE] ?? "");
+      assert.ok(source, "every replicated message names its source position");
+      assert.ok(
+        Number(m.properties[Provenance.SOURCE_STORE_MS]) >= at,
+        "stored at the source at or after the start",
+      );
+      got.set(source.queueId, [
+        ...(got.get(source.queueId) ?? []),
+        `${source.queueOffset}:${m.body?.toString()}`,
+      ]);
+    }
+    assert.deepEqual(
+      got,
+      expected,
+      "per source queue: exactly the messages stored at or after the time, in order",
+    );
   });
 
   it("resumes after a stop from its commits: nothing lost, nothing twice", async () => {
@@ -372,6 +420,75 @@ describe("replication A -> B", () => {
       "the final position is committed",
     );
   });
+
+  it(
+    "replicates a timer message once, only after its delivery at the source, and does not re-arm it",
+    { skip: TIMERS_UNSUPPORTED },
+    async () => {
+      const { topic, queues } = await sourceTopic("timer", 1);
+      const queue = queues[0] as MessageQueue;
+      const engine = await startEngine(
+        testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }]),
+      );
+      await waitForStatus(engine, (s) => s.queues.length === 1);
+      const producer = a.producer();
+      const delaySec = 5;
+      const sentAtMs = Date.now();
+      const deliverMs = sentAtMs + delaySec * 1000;
+      // An absolute time (what the Java client's setDeliverTimeMs sets) and a delay in seconds
+      // (setDelayTimeSec), both the timer wheel's; then a plain message, delivered at once.
+      const timers = [
+        await producer.send(
+          { topic, body: Buffer.from("at-time"), properties: { TIMER_DELIVER_MS: String(deliverMs) } },
+          { queue },
+        ),
+        await producer.send(
+          { topic, body: Buffer.from("delayed"), properties: { TIMER_DELAY_SEC: String(delaySec) } },
+          { queue },
+        ),
+      ].map((r) => r.uniqKeys[0] as string);
+      await producer.send({ topic, body: Buffer.from("plain") }, { queue });
+
+      // The route runs while the timers wait: the plain message arrives, the timed ones do not.
+      await waitForStatus(engine, () => replicatedTotal(engine) >= 1);
+      const early = [...(await readTopic(b, topic, { expected: 1, quietMs: 300 })).values()].flat();
+      assert.ok(Date.now() < deliverMs, "the check before the delivery time ran before it");
+      assert.deepEqual(
+        early.map((m) => m.body?.toString()),
+        ["plain"],
+        "nothing timed reaches the target before its delivery time",
+      );
+
+      await waitForStatus(engine, () => replicatedTotal(engine) >= 3, delaySec * 1000 + 30_000);
+      const onSource = [...(await readTopic(a, topic, { expected: 3 })).values()].flat();
+      const onTarget = [...(await readTopic(b, topic, { expected: 3 })).values()].flat();
+      const bodies = (list: MessageExt[]): (string | undefined)[] => list.map((m) => m.body?.toString());
+      assert.deepEqual(bodies(onSource).slice(0, 1), ["plain"], "the source delivered the timed ones later");
+      assert.deepEqual(bodies(onTarget), bodies(onSource), "each message once, in the source queue's order");
+      assert.deepEqual(bodies(onTarget).sort(), ["at-time", "delayed", "plain"]);
+      for (const uniq of timers) {
+        const source = onSource.find((m) => m.uniqKey === uniq);
+        const target = onTarget.find((m) => m.uniqKey === uniq);
+        assert.ok(source && target, `timer message ${uniq} is on both sides`);
+        assert.ok(
+          source.storeTimestamp >= deliverMs,
+          `the source delivered it at ${source.storeTimestamp}, not before ${deliverMs}`,
+        );
+        assert.ok(
+          Object.keys(source.properties).some((k) => k.startsWith("TIMER_")),
+          "the source's delivered copy carries timer properties (so there is something to re-arm)",
+        );
+        assert.equal(Number(target.properties[Provenance.SOURCE_STORE_MS]), source.storeTimestamp);
+        const timerProperties = Object.keys(target.properties).filter((k) => k.startsWith("TIMER_"));
+        assert.deepEqual(timerProperties, [], "no timer property reaches the target");
+        // Re-armed, the target would hold it another delaySec before storing it in the topic.
+        assert.ok(
+          target.storeTimestamp - source.storeTimestamp < 2000,
+          `stored on the target ${target.storeTimestamp - source.storeTimestamp} ms after the source delivered it`,
+        );
+      }
+    },
+  );
 
   it("replicates A <-> B with the same topic name without a loop", async () => {
     const topic = uniqueName("bidi");

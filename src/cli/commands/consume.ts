@@ -3,6 +3,7 @@
  * with a pull consumer and prints one JSON line per message, until --count messages or until
  * nothing new has arrived for --timeout.
  */
+import { findOffsetByStoreTime } from "../../client/offset-search.js";
 import type { PullConsumer } from "../../client/pull-consumer.js";
 import { RocketMQClient } from "../../client/rocketmq-client.js";
 import type { MessageQueue } from "../../client/types.js";
@@ -173,68 +174,6 @@ export function messageRecord(m: MessageExt, brokerName: string): Record<string,
   };
 }
 
-/**
- * The first offset in [min, max) whose message was stored at or after `timestampMs`, or `max`
- * when there is none. `probe(offset)` gives the store timestamp of the message at `offset`
- * (undefined if there is none). Store timestamps never decrease along a queue, so this walks
- * from the broker's `guess` exponentially to bracket the answer, then bisects: the broker's own
- * search is not exact everywhere (4.x answers the nearest message, which can be just before the
- * time, and any one of several stored in the same millisecond).
- */
-export async function firstOffsetAtOrAfter(
-  probe: (offset: bigint) => Promise<number | undefined>,
-  min: bigint,
-  max: bigint,
-  guess: bigint,
-  timestampMs: number,
-): Promise<bigint> {
-  if (max <= min) return max;
-  // Missing messages (offset outside the queue) count as "not before": we never skip past them.
-  const atOrAfter = async (offset: bigint): Promise<boolean> => {
-    const ts = await probe(offset);
-    return ts === undefined || ts >= timestampMs;
-  };
-  const start = guess < min ? min : guess > max ? max : guess;
-  // Invariant once bracketed: lo is before the time (or min - 1), hi is at/after it (or max).
-  let lo: bigint;
-  let hi: bigint;
-  if (start < max && (await atOrAfter(start))) {
-    hi = start;
-    lo = min - 1n;
-    for (let step = 1n; hi - step >= min; step *= 2n) {
-      const o = hi - step;
-      if (await atOrAfter(o)) hi = o;
-      else {
-        lo = o;
-        break;
-      }
-    }
-  } else {
-    lo = start < max ? start : max - 1n;
-    if (start === max && (await atOrAfter(lo))) {
-      // The guess was the end but the last message is not before the time: search the queue.
-      hi = lo;
-      lo = min - 1n;
-    } else {
-      hi = max;
-      for (let step = 1n; lo + step < max; step *= 2n) {
-        const o = lo + step;
-        if (await atOrAfter(o)) {
-          hi = o;
-          break;
-        }
-        lo = o;
-      }
-    }
-  }
-  while (hi - lo > 1n) {
-    const mid = lo + (hi - lo) / 2n;
-    if (await atOrAfter(mid)) hi = mid;
-    else lo = mid;
-  }
-  return hi;
-}
-
 async function startOffset(
   client: RocketMQClient,
   consumer: PullConsumer,
@@ -248,19 +187,8 @@ async function startOffset(
       return client.admin.getMaxOffset(queue);
     case "offset":
       return from.offset;
-    case "timestamp": {
-      const [min, max, guess] = await Promise.all([
-        client.admin.getMinOffset(queue),
-        client.admin.getMaxOffset(queue),
-        client.admin.searchOffset(queue, from.timestampMs),
-      ]);
-      const probe = async (offset: bigint): Promise<number | undefined> => {
-        const r = await consumer.pull({ queue, offset, maxMessages: 1, suspendTimeoutMs: 0 });
-        const m = r.messages[0];
-        return m !== undefined && m.queueOffset === offset ? m.storeTimestamp : undefined;
-      };
-      return firstOffsetAtOrAfter(probe, min, max, guess, from.timestampMs);
-    }
+    case "timestamp":
+      return findOffsetByStoreTime(client.admin, consumer, queue, from.timestampMs);
   }
 }
 

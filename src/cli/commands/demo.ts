@@ -114,8 +114,7 @@ export const demoCommand: Command = {
     const keepAlive = setInterval(() => undefined, 1 << 30);
     try {
       say(`demo: east namesrv ${east.namesrv}, west namesrv ${west.namesrv}`);
-      for (const topic of ["orders", "pay_cards", "pay_refunds"])
-        await source.admin.createTopic({ topic, queueNums: 4 });
+      for (const topic of DEMO_TOPICS) await source.admin.createTopic({ topic, queueNums: 4 });
       writeFileSync(configPath, demoConfigYaml(east.namesrv, west.namesrv));
       say(`demo: config written to ${configPath}:`);
       say(demoConfigYaml(east.namesrv, west.namesrv).replace(/^/gm, "  | ").trimEnd());
@@ -140,7 +139,7 @@ export const demoCommand: Command = {
       say(`demo: replicating; producing ${rate} msg/s into east. Ctrl-C to stop.`);
       // --duration counts from here: starting the JVMs can take long on a busy machine.
       if (durationMs !== undefined) setTimeout(stopAfter, durationMs).unref();
-      const producing = produceTrickle(source, rate, abort.signal);
+      const producing = produceTrickle(source, DEMO_TOPICS, rate, abort.signal);
       const printer = printStatus(engine, say, abort.signal);
       await stopRequested;
       await Promise.all([producing, printer]);
@@ -161,22 +160,39 @@ export const demoCommand: Command = {
   },
 };
 
-/** Sends `rate` messages per second round-robin over the demo topics and tags until aborted. */
-async function produceTrickle(client: RocketMQClient, rate: number, signal: AbortSignal): Promise<void> {
+/** The source topics the demo creates (4 queues each) and its routes read. */
+export const DEMO_TOPICS = ["orders", "pay_cards", "pay_refunds"] as const;
+
+/**
+ * Sends `rate` messages per second into `topics` until aborted: every other message to the
+ * first topic (the tag-filtered route), the rest alternately to the others, with tags TagA,
+ * TagB, TagC in turn. Each topic has its own queue counter, so every queue of every topic gets
+ * messages (a shared counter sent a topic that gets every 4th message to one queue only).
+ */
+export async function produceTrickle(
+  client: RocketMQClient,
+  topics: readonly string[],
+  rate: number,
+  signal: AbortSignal,
+): Promise<void> {
   const producer = client.producer();
-  const topics = ["orders", "orders", "pay_cards", "pay_refunds"];
+  const [main, ...others] = topics;
+  const sequence = main === undefined ? [] : others.length === 0 ? [main] : others.flatMap((t) => [main, t]);
   const tags = ["TagA", "TagB", "TagC"];
   const queues = new Map<string, MessageQueue[]>();
+  const sentTo = new Map<string, number>();
   let n = 0;
   const started = Date.now();
-  while (!signal.aborted) {
-    const topic = topics[n % topics.length] as string;
+  while (!signal.aborted && sequence.length > 0) {
+    const topic = sequence[n % sequence.length] as string;
     try {
       let qs = queues.get(topic);
       if (!qs) {
         qs = (await client.admin.getTopicRoute(topic)).writeQueues();
         queues.set(topic, qs);
       }
+      const k = sentTo.get(topic) ?? 0;
+      sentTo.set(topic, k + 1);
       await producer.send(
         {
           topic,
@@ -185,7 +201,7 @@ async function produceTrickle(client: RocketMQClient, rate: number, signal: Abor
           keys: `demo-${n}`,
           properties: { source: "demo" },
         },
-        { queue: qs[n % qs.length] as MessageQueue },
+        { queue: qs[k % qs.length] as MessageQueue },
       );
     } catch {
       // The demo keeps going; the connector's own status shows trouble.
