@@ -5,6 +5,7 @@
 export { RocketMQClient, type ClientOptions, type Credentials } from "./rocketmq-client.js";
 export { Producer, type ProducerOptions, type SendOptions } from "./producer.js";
 export {
+  LONG_POLL_TIMEOUT_MARGIN_MS,
   PullConsumer,
   type PullConsumerOptions,
   type PullOptions,

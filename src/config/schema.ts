@@ -66,7 +66,7 @@ export const clusterSchema = z
     requestTimeoutMs: int(100, 600_000)
       .default(3000)
       .describe(
-        "Timeout of one request to a NameServer or broker, in milliseconds (long-poll pulls add their suspend time).",
+        "Timeout of one request to a NameServer or broker, in milliseconds. Long-poll pulls do not use it: each waits its suspend time (`pull.suspendTimeoutMs`) plus a fixed 15 000 ms, since a healthy broker answers an idle long poll up to its 5 s hold period after the suspend time.",
       ),
   })
   .describe("A RocketMQ cluster, named by its key in `clusters`.");

@@ -13,6 +13,11 @@
  * target refuses for good is isolated (the batch is re-sent one message at a time) and then
  * dead-lettered if the route has a dead-letter topic, or else stops this queue at that message
  * with an error naming topic, queue and offset. Nothing is skipped silently.
+ *
+ * Failures are kept per direction: a failed pull is under way until a later pull of this queue
+ * succeeds (one that brings nothing new too), a failed send until the target acknowledges a later
+ * send. They are separate because one direction's success says nothing of the other: pulls go on
+ * succeeding while the target is down. `lastError` keeps the latest of any kind, for people.
  */
 import type { Admin } from "../client/admin.js";
 import type { Logger } from "../client/logger.js";
@@ -66,6 +71,22 @@ export interface ReplicatorDeps {
 
 export type QueueState = "starting" | "running" | "draining" | "stopped" | "failed";
 
+/** One recorded error: its kind ("pull", "send", "dead_letter", ...), message and time (ms). */
+export interface QueueError {
+  kind: string;
+  message: string;
+  atMs: number;
+}
+
+/** A failure under way in one direction: the latest error, and when the run of failures began. */
+export interface QueueFailure extends QueueError {
+  /** When the first failure of this run happened, ms (atMs is the latest). */
+  sinceMs: number;
+}
+
+/** The two directions a queue can fail in: reading the source, writing the target. */
+export type QueueDirection = "pull" | "send";
+
 /** A replicator's counters and positions, read by status and metrics. */
 export interface QueueProgress {
   state: QueueState;
@@ -92,7 +113,12 @@ export interface QueueProgress {
   oldestPendingStoreMs: number | undefined;
   /** Ack time minus source store time of the last batch, ms. */
   lastLatencyMs: number | undefined;
-  lastError: { kind: string; message: string; atMs: number } | undefined;
+  /** The latest error of any kind, kept after it is overcome (status page, /api/status). */
+  lastError: QueueError | undefined;
+  /** The pull failure under way; undefined once a later pull succeeded (NO_NEW_MSG included). */
+  pullFailure: QueueFailure | undefined;
+  /** The send failure under way (dead-letter sends included); undefined once a later send was acknowledged. */
+  sendFailure: QueueFailure | undefined;
   errorsByKind: Record<string, number>;
 }
 
@@ -183,6 +209,8 @@ export class QueueReplicator {
       oldestPendingStoreMs: undefined,
       lastLatencyMs: undefined,
       lastError: undefined,
+      pullFailure: undefined,
+      sendFailure: undefined,
       errorsByKind: {},
     };
   }
@@ -264,9 +292,10 @@ export class QueueReplicator {
         });
         this.progress.pulls++;
         attempt = 0;
+        this.#recovered("pull");
       } catch (err) {
         if (this.#stopping()) break;
-        this.#recordError("pull", err);
+        this.#recordError("pull", err, "pull");
         await sleep(backoffDelay(attempt++, this.#settings.backoff), this.#stop.signal);
         continue;
       }
@@ -357,6 +386,7 @@ export class QueueReplicator {
       try {
         await this.#send(messages.map((m) => m.message));
         attempt = 0;
+        this.#recovered("send");
         this.#acknowledge(batch.length, messages);
       } catch (err) {
         if (isPoison(err)) {
@@ -375,7 +405,7 @@ export class QueueReplicator {
           return;
         }
         this.progress.sendRetries++;
-        this.#recordError("send", err);
+        this.#recordError("send", err, "send");
         if (this.#stopping() && !this.#drain) return;
         await sleep(backoffDelay(attempt++, this.#settings.backoff), this.#hardStop.signal);
       }
@@ -499,6 +529,7 @@ export class QueueReplicator {
           timeoutMs: this.#settings.sendTimeoutMs,
           signal: this.#hardStop.signal,
         });
+        this.#recovered("send");
         this.#deps.logger.warn(
           {
             topic: this.endpoints.sourceQueue.topic,
@@ -511,7 +542,7 @@ export class QueueReplicator {
         );
         return true;
       } catch (err) {
-        this.#recordError("dead_letter", err);
+        this.#recordError("dead_letter", err, "send");
         if (isPoison(err)) {
           if (strippedProperties) return false;
           // The user properties may be what the target refuses: keep body, tags, keys, message
@@ -551,10 +582,20 @@ export class QueueReplicator {
     );
   }
 
-  #recordError(kind: string, err: unknown): void {
+  /**
+   * Records an error: always as lastError and in errorsByKind; with a direction also as that
+   * direction's failure under way, until #recovered clears it.
+   */
+  #recordError(kind: string, err: unknown, direction?: QueueDirection): void {
     const message = err instanceof Error ? err.message : String(err);
-    this.progress.lastError = { kind, message, atMs: Date.now() };
+    const atMs = Date.now();
+    this.progress.lastError = { kind, message, atMs };
     this.progress.errorsByKind[kind] = (this.progress.errorsByKind[kind] ?? 0) + 1;
+    if (direction !== undefined) {
+      const key = direction === "pull" ? "pullFailure" : "sendFailure";
+      // A new object each time: status snapshots share these, so they are never mutated.
+      this.progress[key] = { kind, message, atMs, sinceMs: this.progress[key]?.sinceMs ?? atMs };
+    }
     const { sourceQueue } = this.endpoints;
     this.#deps.logger.warn(
       {
@@ -565,6 +606,25 @@ export class QueueReplicator {
         err: message,
       },
       `${kind} failed`,
+    );
+  }
+
+  /** A request in `direction` succeeded: the failure under way there, if any, is over. */
+  #recovered(direction: QueueDirection): void {
+    const key = direction === "pull" ? "pullFailure" : "sendFailure";
+    const failure = this.progress[key];
+    if (failure === undefined) return;
+    this.progress[key] = undefined;
+    const { sourceQueue } = this.endpoints;
+    this.#deps.logger.info(
+      {
+        topic: sourceQueue.topic,
+        brokerName: sourceQueue.brokerName,
+        queueId: sourceQueue.queueId,
+        kind: failure.kind,
+        failedForMs: Date.now() - failure.sinceMs,
+      },
+      `${direction} succeeded again`,
     );
   }
 

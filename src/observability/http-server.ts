@@ -5,7 +5,8 @@
  *
  *   GET /metrics     Prometheus text exposition (ConnectorMetrics)
  *   GET /healthz     200 "ok" while the process serves requests (liveness)
- *   GET /readyz      200 "ready" when every route runs and no queue is stuck, else 503 with reasons
+ *   GET /readyz      200 "ready" when every route and queue runs and no queue's pull or send is
+ *                    failing now, else 503 with reasons (docs/metrics.md)
  *   GET /api/status  engine.status() as JSON, bigints as decimal strings (docs/metrics.md)
  *   GET /            the status page (status-page.ts)
  */
@@ -24,13 +25,6 @@ export interface HttpServerOptions {
   engine: StatusSource;
   metrics: ConnectorMetrics;
   logger: Logger;
-  /**
-   * A queue whose last error is newer than its last sync is "stuck" for readiness while that error
-   * is younger than this, in ms. It must exceed the longest gap between two retries, so that a
-   * persisting failure keeps renewing it (see readyErrorWindowFor); it bounds how long an idle
-   * queue whose source recovered (nothing to sync, so no newer sync) stays not ready. Default 15 000.
-   */
-  readyErrorWindowMs?: number;
 }
 
 /** A running HTTP endpoint. */
@@ -44,18 +38,10 @@ export interface HttpServerHandle {
 }
 
 /**
- * The readiness error window fit for an engine's retry settings: twice the longest gap between
- * two attempts (maximum backoff plus a send timeout), at least 15 s.
+ * Why the connector is not ready: one line per route at fault, per queue not running, and per
+ * direction (pull, send) a running queue is failing in. Empty means ready.
  */
-export function readyErrorWindowFor(config: {
-  retry: { maxBackoffMs: number };
-  send: { timeoutMs: number };
-}): number {
-  return Math.max(15_000, 2 * (config.retry.maxBackoffMs + config.send.timeoutMs));
-}
-
-/** Why the connector is not ready: one line per route or queue at fault. Empty means ready. */
-export function readinessProblems(status: EngineStatus, nowMs: number, errorWindowMs = 15_000): string[] {
+export function readinessProblems(status: EngineStatus): string[] {
   const problems: string[] = [];
   for (const r of status.routes) {
     if (r.state === "running") continue;
@@ -68,21 +54,17 @@ export function readinessProblems(status: EngineStatus, nowMs: number, errorWind
   }
   for (const q of status.queues) {
     const where = `queue ${q.route} ${q.sourceTopic} ${q.sourceBroker}#${q.queueId}`;
-    const err = q.lastError;
     if (q.state !== "running") {
+      const err = q.lastError;
       problems.push(`${where} is ${q.state}${err ? ` (${err.kind}): ${err.message}` : ""}`);
       continue;
     }
-    // A retriable failure (target or source down) keeps the queue "running" while it retries:
-    // it counts as stuck while its last error is recent and nothing was replicated since.
-    // offset_moved is a notice (the queue went on), not a failure.
-    if (
-      err !== undefined &&
-      err.kind !== "offset_moved" &&
-      err.atMs > (q.lastSyncAtMs ?? Number.NEGATIVE_INFINITY) &&
-      nowMs - err.atMs <= errorWindowMs
-    ) {
-      problems.push(`${where} is failing (${err.kind}): ${err.message}`);
+    // A retriable failure (target or source down) keeps the queue "running" while it retries.
+    // Each direction is judged by its own latest outcome: an idle queue's successful long polls
+    // clear a pull failure, but only an acknowledged send clears a send failure (pulls go on
+    // succeeding while the target is down). lastError is history and does not count.
+    for (const failure of [q.pullFailure, q.sendFailure]) {
+      if (failure !== undefined) problems.push(`${where} is failing (${failure.kind}): ${failure.message}`);
     }
   }
   return problems;
@@ -115,7 +97,6 @@ function parseListen(listen: string): { host: string; port: number } {
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
   const { engine, metrics, logger } = options;
   const { host, port } = parseListen(options.listen);
-  const windowMs = options.readyErrorWindowMs ?? 15_000;
   const page = statusPageHtml();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -132,7 +113,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         send(res, 200, "text/plain; charset=utf-8", "ok\n");
         return;
       case "/readyz": {
-        const problems = readinessProblems(engine.status(), Date.now(), windowMs);
+        const problems = readinessProblems(engine.status());
         if (problems.length === 0) send(res, 200, "text/plain; charset=utf-8", "ready\n");
         else send(res, 503, "text/plain; charset=utf-8", `not ready\n${problems.join("\n")}\n`);
         return;
@@ -140,12 +121,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       case "/api/status": {
         const now = Date.now();
         const status = engine.status();
-        send(
-          res,
-          200,
-          "application/json; charset=utf-8",
-          statusJson(status, now, readinessProblems(status, now, windowMs)),
-        );
+        send(res, 200, "application/json; charset=utf-8", statusJson(status, now, readinessProblems(status)));
         return;
       }
       case "/":

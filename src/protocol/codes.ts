@@ -45,6 +45,19 @@ export const RequestCode = {
 } as const;
 export type RequestCode = (typeof RequestCode)[keyof typeof RequestCode];
 
+/**
+ * Request-code names by number, as data: the Java names of RequestCode above, so that an error
+ * can say PULL_MESSAGE where the wire says 11 (a bare number reads like a request id).
+ */
+export const REQUEST_CODE_NAMES: ReadonlyMap<number, string> = new Map(
+  Object.entries(RequestCode).map(([name, code]) => [code, name]),
+);
+
+/** The Java name of a request code ("PULL_MESSAGE"), or "request code N" for one not in the table. */
+export function requestCodeName(code: number): string {
+  return REQUEST_CODE_NAMES.get(code) ?? `request code ${code}`;
+}
+
 /** One row of the response-code table: the Java name, whether a retry may help, and a human message. */
 export interface ResponseCodeInfo {
   readonly name: string;

@@ -7,6 +7,10 @@
  * writing when the socket's buffer is full. Requests initiated by the broker (e.g.
  * NOTIFY_CONSUMER_IDS_CHANGED) go to a handler; sync ones without a handler are answered with
  * REQUEST_CODE_NOT_SUPPORTED so the broker does not wait for a reply that never comes.
+ *
+ * Errors about a request name it by code name and opaque ("PULL_MESSAGE (code 11, opaque 4711)
+ * to 127.0.0.1:10911 timed out after 30000 ms"): a bare "request 11" reads like a request id,
+ * and the opaque is what matches a broker-side log line or a packet capture.
  */
 import { EventEmitter, once } from "node:events";
 import net from "node:net";
@@ -22,7 +26,7 @@ import {
   isResponse,
   type RemotingCommand,
 } from "../protocol/remoting-command.js";
-import { ResponseCode } from "../protocol/codes.js";
+import { ResponseCode, REQUEST_CODE_NAMES } from "../protocol/codes.js";
 import { RmqError } from "../protocol/errors.js";
 import { AbortedError, ConnectionError, RequestTimeoutError } from "./errors.js";
 
@@ -72,6 +76,15 @@ interface Pending {
   resolve(cmd: RemotingCommand): void;
   reject(err: unknown): void;
   code: number;
+  opaque: number;
+}
+
+/** How errors name a request: "PULL_MESSAGE (code 11, opaque 4711)", "request code 99 (opaque 5)". */
+function describeRequest(code: number, opaque: number): string {
+  const name = REQUEST_CODE_NAMES.get(code);
+  return name === undefined
+    ? `request code ${code} (opaque ${opaque})`
+    : `${name} (code ${code}, opaque ${opaque})`;
 }
 
 let nextOpaque = 1;
@@ -96,6 +109,8 @@ export class Connection extends EventEmitter {
   #handler: ServerRequestHandler | undefined;
   #closed = false;
   #closeError: Error | undefined;
+  /** Why the connection closed, without the address, for the errors of the requests it failed. */
+  #closeDetail = "";
   #corked = false;
   #drainWait: Promise<void> | undefined;
 
@@ -116,10 +131,14 @@ export class Connection extends EventEmitter {
           cause: err,
           context: { address },
         }),
+        `connection error: ${err.message}`,
       ),
     );
     socket.on("close", () =>
-      this.#fail(new ConnectionError(`connection to ${address} closed`, { context: { address } })),
+      this.#fail(
+        new ConnectionError(`connection to ${address} closed`, { context: { address } }),
+        "connection closed",
+      ),
     );
   }
 
@@ -192,19 +211,22 @@ export class Connection extends EventEmitter {
 
   /**
    * Sends a request and resolves with the response, whatever its code (the client layer decides
-   * what a code means). Throws RequestTimeoutError, ConnectionError or AbortedError.
+   * what a code means). Throws RequestTimeoutError, ConnectionError or AbortedError, each naming
+   * the request by code name and opaque.
    */
   async request(request: RequestCommand, options: RequestOptions = {}): Promise<RemotingCommand> {
     const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs;
     const signal = options.signal;
-    const context = { address: this.address, requestCode: request.code };
+    // Allocated first, so that even a request refused before it is written has an opaque to name.
+    const opaque = allocateOpaque();
+    const what = `${describeRequest(request.code, opaque)} to ${this.address}`;
+    const context = { address: this.address, requestCode: request.code, opaque };
     if (signal?.aborted)
-      throw new AbortedError(`request ${request.code} to ${this.address} aborted`, {
+      throw new AbortedError(`${what} aborted`, {
         cause: signal.reason,
         context,
       });
-    if (this.#closed) throw this.#closedError(request.code);
-    const opaque = allocateOpaque();
+    if (this.#closed) throw this.#closedError(request.code, opaque);
     const frame = this.#encode(request, opaque, 0);
     return new Promise<RemotingCommand>((resolve, reject) => {
       const cleanup = (): void => {
@@ -215,7 +237,7 @@ export class Connection extends EventEmitter {
       const onAbort = (): void => {
         cleanup();
         reject(
-          new AbortedError(`request ${request.code} to ${this.address} aborted`, {
+          new AbortedError(`${what} aborted`, {
             cause: signal?.reason,
             context,
           }),
@@ -223,16 +245,12 @@ export class Connection extends EventEmitter {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(
-          new RequestTimeoutError(
-            `request ${request.code} to ${this.address} timed out after ${timeoutMs} ms`,
-            { context },
-          ),
-        );
+        reject(new RequestTimeoutError(`${what} timed out after ${timeoutMs} ms`, { context }));
       }, timeoutMs);
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(opaque, {
         code: request.code,
+        opaque,
         resolve: (cmd) => {
           cleanup();
           resolve(cmd);
@@ -242,14 +260,17 @@ export class Connection extends EventEmitter {
           reject(err);
         },
       });
-      this.#write(frame).catch((err: unknown) => this.#pending.get(opaque)?.reject(err));
+      this.#write(frame, request.code, opaque).catch((err: unknown) =>
+        this.#pending.get(opaque)?.reject(err),
+      );
     });
   }
 
   /** Sends a request that expects no response. Resolves once written to the socket buffer. */
   async oneway(request: RequestCommand): Promise<void> {
-    if (this.#closed) throw this.#closedError(request.code);
-    await this.#write(this.#encode(request, allocateOpaque(), ONEWAY_FLAG));
+    const opaque = allocateOpaque();
+    if (this.#closed) throw this.#closedError(request.code, opaque);
+    await this.#write(this.#encode(request, opaque, ONEWAY_FLAG), request.code, opaque);
   }
 
   /** Closes the connection; pending requests fail with ConnectionError. Idempotent. */
@@ -258,6 +279,7 @@ export class Connection extends EventEmitter {
       new ConnectionError(`connection to ${this.address} closed by client`, {
         context: { address: this.address },
       }),
+      "connection closed by client",
     );
   }
 
@@ -277,11 +299,14 @@ export class Connection extends EventEmitter {
     return encodeCommandParts(cmd);
   }
 
-  /** Writes a frame given as parts (header, body): corked, they leave in one writev. */
-  async #write(frame: readonly Buffer[]): Promise<void> {
+  /**
+   * Writes a frame given as parts (header, body): corked, they leave in one writev. The request's
+   * code and opaque (none for a response) name it if the connection closed meanwhile.
+   */
+  async #write(frame: readonly Buffer[], code?: number, opaque?: number): Promise<void> {
     // Backpressure: wait while the kernel buffer is full instead of queueing without bound.
     while (this.#socket.writableNeedDrain && !this.#closed) await this.#drained();
-    if (this.#closed) throw this.#closedError();
+    if (this.#closed) throw this.#closedError(code, opaque);
     // Frames written in the same tick (concurrent requests, e.g. one pull per queue) leave in
     // one syscall: the socket is corked until the next tick.
     if (!this.#corked) {
@@ -310,14 +335,17 @@ export class Connection extends EventEmitter {
     return this.#drainWait;
   }
 
-  #closedError(requestCode?: number): ConnectionError {
+  /** The error of a request met on a closed connection (or of a write with no request). */
+  #closedError(requestCode?: number, opaque?: number): ConnectionError {
+    if (requestCode === undefined || opaque === undefined) {
+      return new ConnectionError(
+        `connection to ${this.address} is closed${this.#closeError ? `: ${this.#closeError.message}` : ""}`,
+        { cause: this.#closeError, context: { address: this.address } },
+      );
+    }
     return new ConnectionError(
-      `connection to ${this.address} is closed${this.#closeError ? `: ${this.#closeError.message}` : ""}`,
-      {
-        cause: this.#closeError,
-        context:
-          requestCode === undefined ? { address: this.address } : { address: this.address, requestCode },
-      },
+      `${describeRequest(requestCode, opaque)} to ${this.address} failed: ${this.#closeDetail}`,
+      { cause: this.#closeError, context: { address: this.address, requestCode, opaque } },
     );
   }
 
@@ -329,6 +357,8 @@ export class Connection extends EventEmitter {
     } catch (err) {
       // A protocol error leaves the stream unsynchronised: the only safe move is to close.
       const message = err instanceof Error ? err.message : String(err);
+      const detail =
+        err instanceof RmqError ? `protocol error: ${message}` : `failed handling data: ${message}`;
       this.#fail(
         err instanceof RmqError
           ? new ConnectionError(`protocol error from ${this.address}: ${message}`, {
@@ -339,6 +369,7 @@ export class Connection extends EventEmitter {
               cause: err,
               context: { address: this.address },
             }),
+        `${detail} (connection closed)`,
       );
     }
   }
@@ -381,21 +412,16 @@ export class Connection extends EventEmitter {
     await this.#write(frame).catch(() => undefined);
   }
 
-  #fail(err: ConnectionError): void {
+  /** Closes for good: `err` is the connection's error, `detail` says why without the address. */
+  #fail(err: ConnectionError, detail: string): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeError = err;
+    this.#closeDetail = detail;
     this.#socket.destroy();
     const pending = [...this.#pending.values()];
     this.#pending.clear();
-    for (const p of pending) {
-      p.reject(
-        new ConnectionError(err.message, {
-          cause: err.cause,
-          context: { address: this.address, requestCode: p.code },
-        }),
-      );
-    }
+    for (const p of pending) p.reject(this.#closedError(p.code, p.opaque));
     this.emit("close", err);
   }
 }

@@ -57,6 +57,8 @@ function queue(overrides: Partial<QueueStatus> = {}): QueueStatus {
     oldestPendingStoreMs: NOW - 1200,
     lastLatencyMs: 500,
     lastError: { kind: "send", message: "busy", atMs: NOW - 120_000 },
+    pullFailure: undefined,
+    sendFailure: undefined,
     errorsByKind: { send: 4, pull: 1 },
     committedOffset: 90n,
     // Above 2^53: offsets must stay exact in /api/status.
@@ -211,49 +213,67 @@ describe("metrics exposition", () => {
 });
 
 describe("readiness", () => {
-  it("is ready when routes run and no queue fails; old or superseded errors do not count", () => {
-    assert.deepEqual(readinessProblems(fullStatus(), NOW), []);
-    const superseded = queue({
-      lastError: { kind: "send", message: "x", atMs: NOW - 5000 },
-      lastSyncAtMs: NOW - 10,
-    });
-    assert.deepEqual(readinessProblems(fullStatus([superseded]), NOW), []);
-    const notice = queue({ lastError: { kind: "offset_moved", message: "moved", atMs: NOW - 10 } });
-    assert.deepEqual(readinessProblems(fullStatus([notice]), NOW), []);
+  const failure = (kind: string, message: string, atMs: number): QueueStatus["sendFailure"] => ({
+    kind,
+    message,
+    atMs,
+    sinceMs: atMs - 1000,
   });
 
-  it("names the route or queue at fault and its last error", () => {
+  it("is ready when routes and queues run and no direction is failing now; past errors do not count", () => {
+    assert.deepEqual(readinessProblems(fullStatus()), []);
+    // A send error overcome long ago, a recent pull error already cleared by a later pull (an idle
+    // queue's NO_NEW_MSG, so nothing synced since), a notice: history, shown but not failing.
+    const overcome = queue({ lastError: { kind: "send", message: "x", atMs: NOW - 5000 } });
+    const idleRecovered = queue({
+      lastError: { kind: "pull", message: "timed out", atMs: NOW - 10 },
+      lastSyncAtMs: undefined,
+    });
+    const notice = queue({ lastError: { kind: "offset_moved", message: "moved", atMs: NOW - 10 } });
+    assert.deepEqual(readinessProblems(fullStatus([overcome, idleRecovered, notice])), []);
+  });
+
+  it("names the route or queue at fault, and each failing direction with its current error", () => {
     const status = fullStatus([
-      queue({ lastError: { kind: "send", message: "connect ECONNREFUSED", atMs: NOW - 100 } }),
+      queue({
+        lastError: { kind: "send", message: "connect ECONNREFUSED", atMs: NOW - 100 },
+        sendFailure: failure("send", "connect ECONNREFUSED", NOW - 100),
+        // Synced after the failure began (an earlier batch) and pulls succeed: still failing.
+        lastSyncAtMs: NOW - 50,
+      }),
       queue({
         queueId: 1,
         state: "failed",
         lastError: { kind: "rejected", message: "refused at 3", atMs: NOW - 1 },
+      }),
+      queue({
+        queueId: 2,
+        lastError: { kind: "send", message: "busy", atMs: NOW - 10 },
+        pullFailure: failure("pull", "PULL_MESSAGE (code 11, opaque 7) to b:1 timed out", NOW - 20),
+        sendFailure: failure("send", "busy", NOW - 10),
       }),
     ]);
     const route = status.routes[0];
     assert.ok(route);
     route.state = "error";
     route.lastError = { message: "source topic orders does not exist", atMs: NOW - 50 };
-    assert.deepEqual(readinessProblems(status, NOW), [
+    assert.deepEqual(readinessProblems(status), [
       "route east:orders->west is error: source topic orders does not exist",
       "queue east:orders->west orders broker-a#0 is failing (send): connect ECONNREFUSED",
       "queue east:orders->west orders broker-a#1 is failed (rejected): refused at 3",
+      "queue east:orders->west orders broker-a#2 is failing (pull): PULL_MESSAGE (code 11, opaque 7) to b:1 timed out",
+      "queue east:orders->west orders broker-a#2 is failing (send): busy",
     ]);
     route.state = "resolving";
     route.lastError = undefined;
     assert.match(
-      readinessProblems(status, NOW)[0] ?? "",
+      readinessProblems(status)[0] ?? "",
       /route east:orders->west is resolving: not resolved yet/,
     );
-    // The same send error, older than the window and with nothing synced since, no longer counts.
+    // However old, a failure under way counts: no window lets a target that is still down pass.
     assert.equal(
-      readinessProblems(
-        fullStatus([queue({ lastError: { kind: "send", message: "x", atMs: NOW - 20_000 } })]),
-        NOW,
-        15_000,
-      ).length,
-      0,
+      readinessProblems(fullStatus([queue({ sendFailure: failure("send", "x", NOW - 3_600_000) })])).length,
+      1,
     );
   });
 });

@@ -1,13 +1,14 @@
 /**
  * What monitoring shows when the target broker stops (own clusters, since it stops a broker):
- * lag in messages and in time and the last-sync age grow, /readyz says 503 and why, and all of it
- * recovers once the broker is back.
+ * lag in messages and in time and the last-sync age grow, /readyz says 503 and why, and stays so
+ * while the source keeps answering pulls (a successful pull says nothing of the target), and all
+ * of it recovers once the broker is back and a send gets through.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
-import { ReplicationEngine } from "../../src/connector/engine.js";
+import { ReplicationEngine, type EngineStatus } from "../../src/connector/engine.js";
 import { startHttpServer } from "../../src/observability/http-server.js";
 import { ConnectorMetrics } from "../../src/observability/metrics.js";
 import { recordingLogger, testConfig } from "../helpers/replication.js";
@@ -112,6 +113,28 @@ describe("monitoring while the target broker is down", () => {
       assert.equal(api.ready, false);
       assert.ok(api.notReady.length > 0);
 
+      // The source keeps answering: every queue's pulls go on succeeding (long polls that find
+      // nothing new), and still each queue stays not ready for its send failure, at every check.
+      const pullsAt = new Map(engine.status().queues.map((q) => [q.queueId, q.pulls]));
+      const pulledAgain = (s: EngineStatus): boolean =>
+        s.queues.every((q) => q.pulls >= (pullsAt.get(q.queueId) ?? 0) + 2);
+      let checks = 0;
+      for (const deadline = Date.now() + 60_000; ;) {
+        const r = await httpGet(`${base}/readyz`);
+        checks++;
+        assert.equal(r.status, 503, `not ready while the target is down (check ${checks}): ${r.body}`);
+        const s = engine.status();
+        for (const q of s.queues) {
+          const line = `queue ${route} ${topic} ${q.sourceBroker}#${q.queueId} is failing (send): `;
+          assert.ok(r.body.includes(line), `queue ${q.queueId}'s send failure is the reason: ${r.body}`);
+          assert.equal(q.pullFailure, undefined, "its pulls succeed");
+          assert.ok(q.sendFailure, "its send failure is under way");
+        }
+        if (pulledAgain(s)) break;
+        assert.ok(Date.now() < deadline, `pulls did not go on: ${JSON.stringify([...pullsAt])}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+
       let firstAtMs = 0;
       const first = await until(
         "lag measured",
@@ -168,6 +191,14 @@ describe("monitoring while the target broker is down", () => {
         60_000,
       );
       assert.equal(ready.body, "ready\n");
+      const after = JSON.parse((await httpGet(`${base}/api/status`)).body) as {
+        queues: { sendFailure: unknown; pullFailure: unknown; lastError: { kind: string } | null }[];
+      };
+      for (const q of after.queues) {
+        assert.equal(q.sendFailure, null, "a send got through: no send failure under way");
+        assert.equal(q.pullFailure, null);
+        assert.ok(q.lastError, "the last error is kept for people");
+      }
     } finally {
       await server.close();
       await engine.stop({ drain: false });

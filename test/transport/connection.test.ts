@@ -17,6 +17,7 @@ import {
   type RemotingCommand,
 } from "../../src/protocol/remoting-command.js";
 import { RmqError } from "../../src/protocol/errors.js";
+import { RequestCode, requestCodeName } from "../../src/protocol/codes.js";
 
 type Behaviour = (
   cmd: RemotingCommand,
@@ -115,6 +116,101 @@ describe("Connection", () => {
     } finally {
       conn.close();
     }
+  });
+
+  it("names the request by code name and opaque when it times out, aborts or loses its connection", async () => {
+    // The opaque in the message must be the one on the wire, so the peer records what it got.
+    const seen: number[] = [];
+    const p = await startPeer((cmd) => seen.push(cmd.opaque));
+    try {
+      const conn = await Connection.connect(p.address);
+      const opaqueIn = (err: unknown): number => {
+        assert.ok(err instanceof RmqError);
+        const m = /opaque (\d+)\)/.exec(err.message);
+        assert.ok(m, `no opaque in: ${err.message}`);
+        assert.equal(err.context["opaque"], Number(m[1]));
+        return Number(m[1]);
+      };
+      const where = p.address.replaceAll(".", "\\.");
+
+      const timedOut = await conn.request({ code: RequestCode.PULL_MESSAGE }, { timeoutMs: 200 }).then(
+        () => assert.fail("answered"),
+        (err: unknown) => err,
+      );
+      assert.ok(timedOut instanceof RmqError && timedOut.code === "RMQ_TIMEOUT");
+      assert.match(
+        timedOut.message,
+        new RegExp(`^PULL_MESSAGE \\(code 11, opaque \\d+\\) to ${where} timed out after 200 ms$`),
+      );
+      assert.equal(timedOut.context.requestCode, 11);
+      assert.ok(seen.includes(opaqueIn(timedOut)), "the opaque named is the one the peer received");
+
+      const unknown = await conn.request({ code: 9999 }, { timeoutMs: 100 }).then(
+        () => assert.fail("answered"),
+        (err: unknown) => err,
+      );
+      assert.match(
+        (unknown as Error).message,
+        new RegExp(`^request code 9999 \\(opaque \\d+\\) to ${where} timed out after 100 ms$`),
+      );
+
+      const controller = new AbortController();
+      const aborting = conn.request({ code: RequestCode.SEND_MESSAGE_V2 }, { signal: controller.signal });
+      controller.abort();
+      const aborted = await aborting.then(
+        () => assert.fail("answered"),
+        (err: unknown) => err,
+      );
+      assert.ok(aborted instanceof RmqError && aborted.code === "RMQ_ABORTED");
+      assert.match(
+        aborted.message,
+        new RegExp(`^SEND_MESSAGE_V2 \\(code 310, opaque \\d+\\) to ${where} aborted$`),
+      );
+
+      // Pending when the peer drops the connection: each names itself, with a distinct opaque.
+      const pending = [RequestCode.PULL_MESSAGE, RequestCode.HEART_BEAT].map((code) =>
+        conn.request({ code }, { timeoutMs: 10_000 }).then(
+          () => assert.fail("answered"),
+          (err: unknown) => err,
+        ),
+      );
+      // Dropped once the peer holds both (the three requests above reached it too).
+      for (const deadline = Date.now() + 2000; seen.length < 5;) {
+        assert.ok(Date.now() < deadline, `the peer got ${seen.length} of 5 requests`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      for (const sock of p.sockets) sock.destroy();
+      const [lostPull, lostBeat] = await Promise.all(pending);
+      assert.ok(lostPull instanceof RmqError && lostPull.code === "RMQ_CONNECTION");
+      assert.match(
+        lostPull.message,
+        new RegExp(`^PULL_MESSAGE \\(code 11, opaque \\d+\\) to ${where} failed: connection closed$`),
+      );
+      assert.match((lostBeat as Error).message, /^HEART_BEAT \(code 34, opaque \d+\) to /);
+      assert.notEqual(opaqueIn(lostPull), opaqueIn(lostBeat));
+
+      // And a request made after the close.
+      const late = await conn.request({ code: RequestCode.GET_ROUTEINFO_BY_TOPIC }).then(
+        () => assert.fail("answered"),
+        (err: unknown) => err,
+      );
+      assert.match(
+        (late as Error).message,
+        new RegExp(
+          `^GET_ROUTEINFO_BY_TOPIC \\(code 105, opaque \\d+\\) to ${where} failed: connection closed$`,
+        ),
+      );
+    } finally {
+      for (const sock of p.sockets) sock.destroy();
+      p.server.close();
+    }
+  });
+
+  it("names request codes from the table, and unknown ones by number", () => {
+    assert.equal(requestCodeName(11), "PULL_MESSAGE");
+    assert.equal(requestCodeName(RequestCode.SEND_BATCH_MESSAGE), "SEND_BATCH_MESSAGE");
+    assert.equal(requestCodeName(4242), "request code 4242");
+    for (const [name, code] of Object.entries(RequestCode)) assert.equal(requestCodeName(code), name);
   });
 
   it("aborts a request when its signal fires", async () => {

@@ -16,7 +16,7 @@ import type { Command } from "../command.js";
 import { parseDuration } from "../durations.js";
 import { loadConfig } from "../../config/index.js";
 import { ConnectorMetrics } from "../../observability/metrics.js";
-import { readyErrorWindowFor, startHttpServer } from "../../observability/http-server.js";
+import { startHttpServer } from "../../observability/http-server.js";
 import { createLogger } from "../runtime.js";
 
 const HELP = `Usage: rmq-connector demo [--rate N] [--duration D] [--version V]
@@ -128,7 +128,6 @@ export const demoCommand: Command = {
           engine: engine as ReplicationEngine,
           metrics,
           logger,
-          readyErrorWindowMs: readyErrorWindowFor(config),
         });
       // The usual port may be taken (another connector, an earlier demo): then any free one.
       http = await serve(config.metrics.listen).catch(() => serve("127.0.0.1:0"));

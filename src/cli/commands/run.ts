@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { loadConfig } from "../../config/index.js";
 import { ReplicationEngine } from "../../connector/engine.js";
-import { readyErrorWindowFor, startHttpServer } from "../../observability/http-server.js";
+import { startHttpServer } from "../../observability/http-server.js";
 import { ConnectorMetrics } from "../../observability/metrics.js";
 import type { Command } from "../command.js";
 import { createLogger, stopOnSignals } from "../runtime.js";
@@ -57,7 +57,6 @@ export const runCommand: Command = {
       engine,
       metrics,
       logger,
-      readyErrorWindowMs: readyErrorWindowFor(config),
     });
     const stopped = stopOnSignals(engine, logger);
     logger.info({ config: values.config, routes: config.routes.length }, "starting");
