@@ -14,6 +14,7 @@ import { planCommand } from "./commands/plan.js";
 import { runCommand } from "./commands/run.js";
 import { sandboxCommand } from "./commands/sandbox.js";
 import { statusCommand } from "./commands/status.js";
+import { topicCommand } from "./commands/topic.js";
 import { validateCommand } from "./commands/validate.js";
 
 const COMMANDS: Record<string, Command> = {
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, Command> = {
   sandbox: sandboxCommand,
   produce: produceCommand,
   consume: consumeCommand,
+  topic: topicCommand,
 };
 
 function usage(): string {

@@ -27,8 +27,8 @@ export function toUsageError(err: unknown, command: string): unknown {
   return new UsageError(`${first.replace(/\.$/, "")} (see "rmq-connector ${command} --help")`);
 }
 
-/** The one stderr line for an error: the stable code first for RmqErrors, so scripts can match it. */
-export function errorLine(err: unknown): string {
+/** An error on one line: the stable code first for RmqErrors, so scripts can match it. */
+export function errorText(err: unknown): string {
   const message =
     err instanceof RmqError
       ? `${err.code}: ${err.message}`
@@ -36,5 +36,10 @@ export function errorLine(err: unknown): string {
         ? err.message
         : String(err);
   // Multi-line messages (a broker remark with a stack) would break "one line per error".
-  return `rmq-connector: ${message.replace(/\s*\n\s*/g, " | ")}\n`;
+  return message.replace(/\s*\n\s*/g, " | ");
+}
+
+/** The one stderr line for an error: `rmq-connector: CODE: message`. */
+export function errorLine(err: unknown): string {
+  return `rmq-connector: ${errorText(err)}\n`;
 }

@@ -62,6 +62,14 @@ export const clusterSchema = z
       .optional()
       .describe("ACL secret key, with accessKey. Never logged or printed in errors.")
       .meta({ examples: ["${EAST_SK}"] }),
+    securityToken: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "ACL security token of temporary credentials, sent with every signed request; needs accessKey and secretKey. Never logged or printed in errors.",
+      )
+      .meta({ examples: ["${EAST_TOKEN}"] }),
     tls: z.boolean().default(false).describe("Connect to NameServers and brokers over TLS."),
     requestTimeoutMs: int(100, 600_000)
       .default(3000)

@@ -25,6 +25,8 @@ export interface ClusterConfig {
   /** ACL credentials: both or neither. */
   readonly accessKey?: string;
   readonly secretKey?: string;
+  /** ACL security token; only with accessKey and secretKey. */
+  readonly securityToken?: string;
   readonly tls: boolean;
   /** Per request, default 3000. */
   readonly requestTimeoutMs: number;

@@ -55,6 +55,9 @@ export function crossCheck(data: unknown, report: Report): void {
           "key",
         );
       }
+      if (cluster.securityToken !== undefined && !hasAk && !hasSk) {
+        report(["clusters", key, "securityToken"], "securityToken needs accessKey and secretKey", "key");
+      }
     }
   }
 
@@ -200,6 +203,8 @@ export function buildConfig(raw: RawConfig, source: string): ConnectorConfig {
     // Not enumerable: a config dumped to a log (JSON.stringify, util.inspect) never shows the secret.
     if (c.secretKey !== undefined)
       Object.defineProperty(cluster, "secretKey", { value: c.secretKey, enumerable: false });
+    if (c.securityToken !== undefined)
+      Object.defineProperty(cluster, "securityToken", { value: c.securityToken, enumerable: false });
     clusters[name] = cluster;
   }
 

@@ -26,12 +26,14 @@ export interface EngineProbes {
   intervalMs: number;
 }
 
+/** A cluster's connection settings; clients are built from them by src/config/client-options.ts. */
 export interface EngineCluster {
   namesrv: readonly string[];
   requestTimeoutMs?: number;
   tls?: boolean;
   accessKey?: string | undefined;
   secretKey?: string | undefined;
+  securityToken?: string | undefined;
 }
 
 export interface EngineConfig {

@@ -11,6 +11,7 @@ import type { Logger } from "../client/logger.js";
 import { findOffsetByStoreTime } from "../client/offset-search.js";
 import { NameServerClient } from "../client/name-server.js";
 import { RocketMQClient } from "../client/rocketmq-client.js";
+import { clientOptions } from "../config/client-options.js";
 import { queueKey, type MessageQueue } from "../client/types.js";
 import { RmqError } from "../protocol/errors.js";
 import { ByteBudget } from "./byte-budget.js";
@@ -167,16 +168,9 @@ export class ReplicationEngine {
     if (!client) {
       const c = this.config.clusters[cluster];
       if (!c) throw new RmqError("RMQ_CONFIG", `unknown cluster ${cluster}`);
-      client = new RocketMQClient({
-        namesrv: c.namesrv,
-        ...(c.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: c.requestTimeoutMs }),
-        logger: this.#logger,
-        instanceName: `${this.config.name}-${process.pid}`,
-        ...(c.tls ? { tls: true } : {}),
-        ...(c.accessKey !== undefined && c.secretKey !== undefined
-          ? { credentials: { accessKey: c.accessKey, secretKey: c.secretKey } }
-          : {}),
-      });
+      client = new RocketMQClient(
+        clientOptions(c, { logger: this.#logger, instanceName: `${this.config.name}-${process.pid}` }),
+      );
       this.#clients.set(cluster, client);
     }
     return client;

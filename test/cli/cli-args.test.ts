@@ -20,6 +20,9 @@ import {
   type ConsumeOptions,
 } from "../../src/cli/commands/consume.js";
 import type { MessageExt } from "../../src/protocol/message.js";
+import { parseTopicArgs } from "../../src/cli/commands/topic.js";
+import { connectionFromArgs } from "../../src/cli/connection.js";
+import { clientOptions } from "../../src/config/client-options.js";
 
 /** Asserts that `fn` throws a UsageError whose message starts with `flag`. */
 function throwsFor(fn: () => unknown, flag: string): void {
@@ -107,22 +110,13 @@ describe("parseFrom", () => {
 describe("parseProduceArgs", () => {
   const base = ["--namesrv", "127.0.0.1:9876", "--topic", "T"];
   it("gives defaults and collects repeated flags", () => {
-    const o = parseProduceArgs([
-      ...base,
-      "--tag",
-      "TagA",
-      "--key",
-      "k1",
-      "--key",
-      "k2",
-      "--property",
-      "a=b=c",
-      "--property",
-      "x=y",
-    ]);
+    const o = parseProduceArgs(
+      [...base, "--tag", "TagA", "--key", "k1", "--key", "k2", "--property", "a=b=c", "--property", "x=y"],
+      {},
+    );
     assert.notEqual(o, "help");
     const expected: ProduceOptions = {
-      namesrv: "127.0.0.1:9876",
+      connection: { namesrv: "127.0.0.1:9876", tls: false, requestTimeoutMs: 5000 },
       topic: "T",
       tag: "TagA",
       keys: ["k1", "k2"],
@@ -131,7 +125,6 @@ describe("parseProduceArgs", () => {
       generate: undefined,
       batch: 1,
       group: "rmq_connector_cli",
-      requestTimeoutMs: 5000,
     };
     assert.deepEqual(o, expected);
     const g = parseProduceArgs([...base, "--count", "10", "--batch", "4", "--queue", "b#2"]);
@@ -161,9 +154,9 @@ describe("parseProduceArgs", () => {
 describe("parseConsumeArgs", () => {
   const base = ["--namesrv", "ns:9876", "--topic", "T"];
   it("defaults: earliest, all tags, idle timeout only without --count", () => {
-    const o = parseConsumeArgs(base);
+    const o = parseConsumeArgs(base, {});
     const expected: ConsumeOptions = {
-      namesrv: "ns:9876",
+      connection: { namesrv: "ns:9876", tls: false, requestTimeoutMs: 5000 },
       topic: "T",
       queue: undefined,
       from: { kind: "earliest" },
@@ -171,7 +164,6 @@ describe("parseConsumeArgs", () => {
       count: undefined,
       idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
       group: "rmq_connector_cli",
-      requestTimeoutMs: 5000,
     };
     assert.deepEqual(o, expected);
     const c = parseConsumeArgs([
@@ -203,6 +195,103 @@ describe("parseConsumeArgs", () => {
     throwsFor(() => parseConsumeArgs([...base, "--count", "-1"]), "--count");
     throwsFor(() => parseConsumeArgs([...base, "--queue", "x"]), "--queue");
     throwsFor(() => parseConsumeArgs([...base, "--tag", "A"]), "--tag");
+  });
+});
+
+describe("connection: flags and environment -> client options", () => {
+  const SECRET = "s3cr3t-cli-41d0";
+  const TOKEN = "t0ken-cli-8e1f";
+  const env = { RMQ_ACCESS_KEY: "AK", RMQ_SECRET_KEY: SECRET, RMQ_SECURITY_TOKEN: TOKEN };
+  const signedTls = {
+    namesrv: "ns:9876",
+    requestTimeoutMs: 2500,
+    tls: true,
+    credentials: { accessKey: "AK", secretKey: SECRET, securityToken: TOKEN },
+  };
+  const flags = ["--namesrv", "ns:9876", "--tls", "--request-timeout", "2500ms"];
+
+  it("produce, consume and topic turn --tls, --request-timeout and RMQ_* into the client's options", () => {
+    const p = parseProduceArgs([...flags, "--topic", "T"], env);
+    const c = parseConsumeArgs([...flags, "--topic", "T"], env);
+    const t = parseTopicArgs(["describe", ...flags, "--topic", "T"], env);
+    assert.ok(p !== "help" && c !== "help" && t !== "help");
+    for (const o of [p, c, t]) assert.deepEqual(clientOptions(o.connection), signedTls);
+  });
+
+  it("without flags or variables: plain TCP, 5 s requests, no signing; empty variables are unset", () => {
+    const plain = { namesrv: "ns:9876", requestTimeoutMs: 5000 };
+    assert.deepEqual(clientOptions(connectionFromArgs({ namesrv: "ns:9876" }, {})), plain);
+    const empty = { RMQ_ACCESS_KEY: "", RMQ_SECRET_KEY: "", RMQ_SECURITY_TOKEN: "" };
+    assert.deepEqual(clientOptions(connectionFromArgs({ namesrv: "ns:9876" }, empty)), plain);
+    const keysOnly = connectionFromArgs(
+      { namesrv: "ns:9876" },
+      { RMQ_ACCESS_KEY: "AK", RMQ_SECRET_KEY: SECRET },
+    );
+    assert.deepEqual(clientOptions(keysOnly).credentials, { accessKey: "AK", secretKey: SECRET });
+  });
+
+  it("refuses incomplete credentials naming the variable, never the value", () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ RMQ_ACCESS_KEY: "AK" }, "RMQ_ACCESS_KEY is set but RMQ_SECRET_KEY is not"],
+      [{ RMQ_SECRET_KEY: SECRET }, "RMQ_SECRET_KEY is set but RMQ_ACCESS_KEY is not"],
+      [{ RMQ_SECURITY_TOKEN: TOKEN }, "RMQ_SECURITY_TOKEN is set without RMQ_ACCESS_KEY and RMQ_SECRET_KEY"],
+    ];
+    for (const [vars, message] of cases) {
+      for (const parse of [
+        () => parseProduceArgs(["--namesrv", "ns:1", "--topic", "T"], vars),
+        () => parseConsumeArgs(["--namesrv", "ns:1", "--topic", "T"], vars),
+        () => parseTopicArgs(["list", "--namesrv", "ns:1"], vars),
+      ]) {
+        assert.throws(parse, (err: unknown) => {
+          assert.ok(err instanceof UsageError);
+          assert.ok(err.message.startsWith(message), err.message);
+          assert.ok(!err.message.includes(SECRET) && !err.message.includes(TOKEN));
+          return true;
+        });
+      }
+    }
+  });
+
+  it("has no flag for a secret: one given on the command line is refused", () => {
+    for (const flag of ["--secret-key", "--access-key", "--security-token"]) {
+      throwsFor(() => parseProduceArgs(["--namesrv", "ns:1", "--topic", "T", flag, SECRET], {}), flag);
+    }
+  });
+});
+
+describe("parseTopicArgs", () => {
+  const ns = ["--namesrv", "ns:9876"];
+  it("reads each action's flags, with defaults", () => {
+    const c = parseTopicArgs(["create", ...ns, "--topic", "T"], {});
+    assert.ok(c !== "help" && c.action === "create");
+    assert.equal(c.queueNums, 8);
+    assert.equal(c.cluster, undefined);
+    assert.equal(c.broker, undefined);
+    const c2 = parseTopicArgs(["create", ...ns, "--topic", "T", "--queues", "3", "--broker", "broker-a"], {});
+    assert.ok(c2 !== "help" && c2.action === "create");
+    assert.equal(c2.queueNums, 3);
+    assert.equal(c2.broker, "broker-a");
+    const l = parseTopicArgs(["list", ...ns, "--system", "--cluster", "C"], {});
+    assert.ok(l !== "help" && l.action === "list");
+    assert.equal(l.system, true);
+    assert.equal(l.cluster, "C");
+    assert.equal(parseTopicArgs(["--help"]), "help");
+    assert.equal(parseTopicArgs(["describe", "-h"]), "help");
+  });
+  it("names the action or flag at fault", () => {
+    throwsFor(() => parseTopicArgs([], {}), "an action is required");
+    throwsFor(() => parseTopicArgs(["delete", ...ns], {}), "unknown action");
+    throwsFor(() => parseTopicArgs(["create", ...ns], {}), "--topic");
+    throwsFor(() => parseTopicArgs(["create", "--topic", "T"], {}), "--namesrv");
+    throwsFor(() => parseTopicArgs(["create", ...ns, "--topic", "a/b"], {}), "--topic");
+    throwsFor(() => parseTopicArgs(["create", ...ns, "--topic", "T", "--queues", "0"], {}), "--queues");
+    throwsFor(
+      () => parseTopicArgs(["create", ...ns, "--topic", "T", "--cluster", "C", "--broker", "b"], {}),
+      "--broker",
+    );
+    throwsFor(() => parseTopicArgs(["list", ...ns, "--topic", "T"], {}), "--topic");
+    throwsFor(() => parseTopicArgs(["describe", ...ns, "--topic", "T", "--queues", "2"], {}), "--queues");
+    throwsFor(() => parseTopicArgs(["describe", ...ns, "--topic", "T", "--bogus"], {}), "--bogus");
   });
 });
 

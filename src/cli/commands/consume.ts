@@ -3,18 +3,22 @@
  * with a pull consumer and prints one JSON line per message, until --count messages or until
  * nothing new has arrived for --timeout.
  */
+import { NameServerClient } from "../../client/name-server.js";
 import { findOffsetByStoreTime } from "../../client/offset-search.js";
 import type { PullConsumer } from "../../client/pull-consumer.js";
 import { RocketMQClient } from "../../client/rocketmq-client.js";
-import type { MessageQueue } from "../../client/types.js";
+import { clientOptions, type ClusterConnection } from "../../config/client-options.js";
+import { queueKey, type MessageQueue } from "../../client/types.js";
+import { backoffDelay, sleep, type BackoffOptions } from "../../connector/backoff.js";
 import type { MessageExt } from "../../protocol/message.js";
 import { RmqError } from "../../protocol/errors.js";
 import { isSystemProperty } from "../../protocol/properties.js";
 import type { Command } from "../command.js";
 import { parseFlags, parseInteger, parseQueueSelector, required, type QueueSelector } from "../args.js";
 import { parseDuration } from "../durations.js";
+import { CONNECTION_FLAGS, CONNECTION_HELP, CREDENTIALS_HELP, connectionFromArgs } from "../connection.js";
 import { encodeBody, jsonLine, LineWriter } from "../output.js";
-import { errorLine, EXIT_USAGE, UsageError } from "../usage.js";
+import { errorLine, errorText, EXIT_USAGE, UsageError } from "../usage.js";
 import { CLI_GROUP } from "./produce.js";
 
 /** Exit code when --count and --timeout are both given and the timeout came first. */
@@ -28,7 +32,7 @@ properties (user properties only), bornTimestamp, storeTimestamp, bornHost, stor
 bodyEncoding ("utf8" when the body is valid UTF-8, else "base64"). A summary goes to stderr.
 
 Options:
-  --namesrv ADDR        NameServer address(es), "host:port;host:port" (required)
+${CONNECTION_HELP}
   --topic T             topic to read (required)
   --queue N             read queueId N only (on every broker), or broker-a#N
   --from POS            where to start in each queue (default earliest):
@@ -42,8 +46,13 @@ Options:
                         --count; with --count, wait for the count however long it takes)
   --group G             consumer group the pulls are accounted to (default rmq_connector_cli;
                         create it first on brokers with autoCreateSubscriptionGroup=false)
-  --request-timeout D   timeout of each request other than long polls (default 5s)
   -h, --help            show this help
+
+A transient failure while reading (a timeout, a lost connection, a busy broker) is retried with
+backoff, one line on stderr each time; --timeout still ends the wait (exit 1 if the last attempt
+failed). A failure that cannot pass by itself (no such topic or group, bad arguments) exits.
+
+${CREDENTIALS_HELP}
 
 Exit codes: 0 done, 1 failure, 2 bad arguments, 3 --timeout before --count was reached,
 130 interrupted (Ctrl-C).
@@ -58,7 +67,8 @@ export type StartPosition =
 
 /** What `consume` was asked to do, after parsing and checking the flags. */
 export interface ConsumeOptions {
-  namesrv: string;
+  /** The cluster: --namesrv, --tls, --request-timeout and the credentials of the environment. */
+  connection: ClusterConnection;
   topic: string;
   queue: QueueSelector | undefined;
   from: StartPosition;
@@ -68,7 +78,6 @@ export interface ConsumeOptions {
   /** Stop when nothing new arrived for this long; undefined = never. */
   idleTimeoutMs: number | undefined;
   group: string;
-  requestTimeoutMs: number;
 }
 
 /** Plain integers from here up are epoch milliseconds (2001-09-09), below are queue offsets. */
@@ -102,12 +111,18 @@ export function parseFrom(text: string, flag = "--from"): StartPosition {
   );
 }
 
-/** Parses consume's flags; "help" for -h/--help. Throws UsageError naming the flag at fault. */
-export function parseConsumeArgs(args: readonly string[]): ConsumeOptions | "help" {
+/**
+ * Parses consume's flags, with the credentials from `env`; "help" for -h/--help. Throws
+ * UsageError naming the flag (or variable) at fault.
+ */
+export function parseConsumeArgs(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ConsumeOptions | "help" {
   const v = parseFlags(
     args,
     {
-      namesrv: { type: "string" },
+      ...CONNECTION_FLAGS,
       topic: { type: "string" },
       queue: { type: "string" },
       from: { type: "string" },
@@ -115,7 +130,6 @@ export function parseConsumeArgs(args: readonly string[]): ConsumeOptions | "hel
       count: { type: "string" },
       timeout: { type: "string" },
       group: { type: "string" },
-      "request-timeout": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     "consume",
@@ -130,7 +144,7 @@ export function parseConsumeArgs(args: readonly string[]): ConsumeOptions | "hel
         : undefined;
   if (idleTimeoutMs === 0) throw new UsageError(`--timeout: must be more than 0`);
   return {
-    namesrv: required(v.namesrv, "--namesrv"),
+    connection: connectionFromArgs(v, env),
     topic: required(v.topic, "--topic"),
     queue: v.queue === undefined ? undefined : parseQueueSelector(v.queue),
     from: v.from === undefined ? { kind: "earliest" } : parseFrom(v.from),
@@ -138,8 +152,6 @@ export function parseConsumeArgs(args: readonly string[]): ConsumeOptions | "hel
     count,
     idleTimeoutMs,
     group: v.group ?? CLI_GROUP,
-    requestTimeoutMs:
-      v["request-timeout"] === undefined ? 5000 : parseDuration(v["request-timeout"], "--request-timeout"),
   };
 }
 
@@ -195,10 +207,47 @@ async function startOffset(
 /** How long the broker may hold a pull; the stop signal aborts it sooner. */
 const LONG_POLL_MS = 10_000;
 
+/** Backoff between retries of a queue whose pull failed transiently. */
+const RETRY_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 5000 };
+
+/**
+ * A failure of a pull that may pass if it is tried again: a timeout, a lost connection, a busy
+ * broker, and a topic whose route is gone. The topic existed when reading began, and the
+ * NameServer forgets a route as soon as the last broker serving it disconnects, so "no route"
+ * here means "the broker is away" until it registers again (a deleted topic waits as well, with
+ * a line on stderr per attempt, until --timeout).
+ */
+function isTransient(err: unknown): err is RmqError {
+  return err instanceof RmqError && (err.retriable || NameServerClient.isTopicNotExist(err));
+}
+
+/** Queues whose last pull failed transiently, each with that failure; empty when all are well. */
+type Failing = Map<string, RmqError>;
+
+/**
+ * After a transient pull failure of `queue`: one line on stderr, then the backoff (cut short
+ * by `signal`). Records the failure in `failing`, so a --timeout reached while it persists is
+ * reported as a failure rather than as an idle topic.
+ */
+async function backOffAfter(
+  err: RmqError,
+  queue: MessageQueue,
+  attempt: number,
+  failing: Failing,
+  signal: AbortSignal,
+): Promise<void> {
+  failing.set(queueKey(queue), err);
+  const delayMs = Math.round(backoffDelay(attempt, RETRY_BACKOFF));
+  process.stderr.write(
+    `rmq-connector consume: queue ${queue.brokerName}#${queue.queueId}: ${errorText(err)}; retrying in ${delayMs} ms\n`,
+  );
+  await sleep(delayMs, signal);
+}
+
 type StopReason = "count" | "idle" | "signal" | "reader-gone";
 
 async function consume(options: ConsumeOptions): Promise<number> {
-  const client = new RocketMQClient({ namesrv: options.namesrv, requestTimeoutMs: options.requestTimeoutMs });
+  const client = new RocketMQClient(clientOptions(options.connection));
   const stop = new AbortController();
   let reason: StopReason | undefined;
   const finish = (why: StopReason): void => {
@@ -218,6 +267,7 @@ async function consume(options: ConsumeOptions): Promise<number> {
   let printed = 0;
   const started = Date.now();
   let queues: MessageQueue[] = [];
+  const failing: Failing = new Map();
   try {
     const route = await client.admin.getTopicRoute(options.topic);
     const wanted = options.queue;
@@ -243,6 +293,7 @@ async function consume(options: ConsumeOptions): Promise<number> {
 
     const readQueue = async (queue: MessageQueue, from: bigint): Promise<void> => {
       let offset = from;
+      let attempt = 0;
       while (!stop.signal.aborted) {
         let result;
         try {
@@ -250,13 +301,19 @@ async function consume(options: ConsumeOptions): Promise<number> {
             queue,
             offset,
             tags: options.tags,
+            // No timeoutMs: the client gives a long poll its suspend time plus a margin that
+            // outlasts the broker's hold service (LONG_POLL_TIMEOUT_MARGIN_MS).
             suspendTimeoutMs: LONG_POLL_MS,
             signal: stop.signal,
           });
         } catch (err) {
           if (stop.signal.aborted) return;
-          throw err;
+          if (!isTransient(err)) throw err;
+          await backOffAfter(err, queue, attempt++, failing, stop.signal);
+          continue;
         }
+        attempt = 0;
+        failing.delete(queueKey(queue));
         if (result.status === "OFFSET_ILLEGAL") {
           process.stderr.write(
             `rmq-connector consume: queue ${queue.brokerName}#${queue.queueId}: offset ${offset} is outside [${result.minOffset}, ${result.maxOffset}]; continuing at ${result.nextBeginOffset}\n`,
@@ -313,6 +370,15 @@ async function consume(options: ConsumeOptions): Promise<number> {
   process.stderr.write(
     `rmq-connector consume: ${printed} messages from ${queues.length} queues of ${options.topic} in ${seconds} s; stopped: ${why}\n`,
   );
+  const stillFailing = [...failing.values()].at(-1);
+  if (reason === "idle" && stillFailing !== undefined) {
+    // Not an idle topic: the queues could not be read. Say why, as a failure.
+    throw new RmqError(
+      stillFailing.code,
+      `${stillFailing.message} (still failing when --timeout ended the retries)`,
+      { cause: stillFailing, context: stillFailing.context },
+    );
+  }
   if (reason === "signal") return 130;
   if (reason === "idle" && options.count !== undefined && printed < options.count)
     return EXIT_COUNT_NOT_REACHED;

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { RocketMQClient } from "../../client/rocketmq-client.js";
+import { clientOptions } from "../../config/client-options.js";
 import type { MessageQueue } from "../../client/types.js";
 import { ReplicationEngine, type EngineStatus } from "../../connector/engine.js";
 import { startSandbox } from "../../sandbox/index.js";
@@ -110,7 +111,7 @@ export const demoCommand: Command = {
     const configPath = join(dir, "connector.yaml");
     let engine: ReplicationEngine | undefined;
     let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
-    const source = new RocketMQClient({ namesrv: east.namesrv });
+    const source = new RocketMQClient(clientOptions({ namesrv: east.namesrv }));
     const keepAlive = setInterval(() => undefined, 1 << 30);
     try {
       say(`demo: east namesrv ${east.namesrv}, west namesrv ${west.namesrv}`);

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { RocketMQClient } from "../../client/rocketmq-client.js";
+import { clientOptions } from "../../config/client-options.js";
 import { planRoute } from "../../connector/route-resolver.js";
 import type { Command } from "../command.js";
 import { loadConfig } from "../../config/index.js";
@@ -12,7 +13,9 @@ import { loadConfig } from "../../config/index.js";
 const HELP = `Usage: rmq-connector plan --config FILE [--json]
 
 Connects read-only to the clusters of FILE and prints what each route would replicate: source
-topics and queues, the target queue of each, and target topics that would be created.
+topics and queues, the target queue of each, and target topics that would be created. Clients
+are built as \`run\` builds them: each cluster's credentials (accessKey, secretKey and
+securityToken, usually \${ENV} references), tls and requestTimeoutMs.
 
 Options:
   --config FILE   the connector config (required)
@@ -45,7 +48,8 @@ export const planCommand: Command = {
       if (!c) {
         const cluster = config.clusters[name];
         if (!cluster) throw new Error(`unknown cluster ${name}`);
-        c = new RocketMQClient({ namesrv: cluster.namesrv, ...(cluster.tls ? { tls: true } : {}) });
+        // The engine's own builder: credentials, TLS and the request timeout as `run` uses them.
+        c = new RocketMQClient(clientOptions(cluster));
         clients.set(name, c);
       }
       return c;

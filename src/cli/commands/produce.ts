@@ -3,13 +3,14 @@
  * one JSON line per sent message (or batch) with where it was stored.
  */
 import { RocketMQClient } from "../../client/rocketmq-client.js";
+import { clientOptions, type ClusterConnection } from "../../config/client-options.js";
 import type { SendOptions } from "../../client/producer.js";
 import type { Message, SendResult } from "../../client/types.js";
 import { assertValidProperty, isSystemProperty } from "../../protocol/properties.js";
 import { RmqError } from "../../protocol/errors.js";
 import type { Command } from "../command.js";
 import { parseFlags, parseInteger, parseQueueSelector, required, type QueueSelector } from "../args.js";
-import { parseDuration } from "../durations.js";
+import { CONNECTION_FLAGS, CONNECTION_HELP, CREDENTIALS_HELP, connectionFromArgs } from "../connection.js";
 import { jsonLine, LineWriter } from "../output.js";
 import { errorLine, EXIT_USAGE, UsageError } from "../usage.js";
 
@@ -21,7 +22,7 @@ message (per batch with --batch): topic, brokerName, queueId, queueOffset, msgId
 A summary goes to stderr.
 
 Options:
-  --namesrv ADDR        NameServer address(es), "host:port;host:port" (required)
+${CONNECTION_HELP}
   --topic T             topic to send to (required; must exist)
   --tag TAG             tag of every message
   --key K               a key of every message (repeatable)
@@ -31,15 +32,17 @@ Options:
   --size BYTES          size of each generated body (default 128; needs --count)
   --batch N             send N messages per request (SEND_BATCH_MESSAGE); default 1
   --group G             producer group (default rmq_connector_cli)
-  --request-timeout D   timeout of each request, e.g. 3s (default 5s)
   -h, --help            show this help
+
+${CREDENTIALS_HELP}
 
 Exit codes: 0 all sent, 1 a failure (the messages printed before it were stored), 2 bad arguments.
 `;
 
 /** What `produce` was asked to do, after parsing and checking the flags. */
 export interface ProduceOptions {
-  namesrv: string;
+  /** The cluster: --namesrv, --tls, --request-timeout and the credentials of the environment. */
+  connection: ClusterConnection;
   topic: string;
   tag: string | undefined;
   keys: string[];
@@ -50,18 +53,23 @@ export interface ProduceOptions {
   /** Messages per request; 1 sends each alone with SEND_MESSAGE_V2. */
   batch: number;
   group: string;
-  requestTimeoutMs: number;
 }
 
 /** Default group of the CLI's producer and pull consumer. */
 export const CLI_GROUP = "rmq_connector_cli";
 
-/** Parses produce's flags; "help" for -h/--help. Throws UsageError naming the flag at fault. */
-export function parseProduceArgs(args: readonly string[]): ProduceOptions | "help" {
+/**
+ * Parses produce's flags, with the credentials from `env`; "help" for -h/--help. Throws
+ * UsageError naming the flag (or variable) at fault.
+ */
+export function parseProduceArgs(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ProduceOptions | "help" {
   const v = parseFlags(
     args,
     {
-      namesrv: { type: "string" },
+      ...CONNECTION_FLAGS,
       topic: { type: "string" },
       tag: { type: "string" },
       key: { type: "string", multiple: true },
@@ -71,7 +79,6 @@ export function parseProduceArgs(args: readonly string[]): ProduceOptions | "hel
       size: { type: "string" },
       batch: { type: "string" },
       group: { type: "string" },
-      "request-timeout": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     "produce",
@@ -111,7 +118,7 @@ export function parseProduceArgs(args: readonly string[]): ProduceOptions | "hel
   const tag = v.tag;
   if (tag === "") throw new UsageError("--tag must not be empty");
   return {
-    namesrv: required(v.namesrv, "--namesrv"),
+    connection: connectionFromArgs(v, env),
     topic: required(v.topic, "--topic"),
     tag,
     keys,
@@ -120,8 +127,6 @@ export function parseProduceArgs(args: readonly string[]): ProduceOptions | "hel
     generate,
     batch: v.batch === undefined ? 1 : parseInteger(v.batch, "--batch", 1, 10_000),
     group: v.group ?? CLI_GROUP,
-    requestTimeoutMs:
-      v["request-timeout"] === undefined ? 5000 : parseDuration(v["request-timeout"], "--request-timeout"),
   };
 }
 
@@ -218,7 +223,7 @@ async function* chunked<T>(items: AsyncIterable<T>, size: number): AsyncGenerato
 }
 
 async function produce(options: ProduceOptions): Promise<number> {
-  const client = new RocketMQClient({ namesrv: options.namesrv, requestTimeoutMs: options.requestTimeoutMs });
+  const client = new RocketMQClient(clientOptions(options.connection));
   const out = new LineWriter(process.stdout);
   const started = Date.now();
   const skipped = { empty: 0 };
