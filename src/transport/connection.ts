@@ -70,7 +70,7 @@ export interface ConnectionOptions {
 
 interface Pending {
   resolve(cmd: RemotingCommand): void;
-  reject(err: unknown): void;
+  reject(err: Error): void;
   code: number;
 }
 
@@ -242,7 +242,10 @@ export class Connection extends EventEmitter {
           reject(err);
         },
       });
-      this.#write(frame).catch((err: unknown) => this.#pending.get(opaque)?.reject(err));
+      // #write throws only #closedError(); the fallback keeps the rejection an Error regardless.
+      this.#write(frame).catch((err: unknown) =>
+        this.#pending.get(opaque)?.reject(err instanceof Error ? err : this.#closedError(request.code)),
+      );
     });
   }
 
@@ -349,6 +352,11 @@ export class Connection extends EventEmitter {
       this.#pending.get(cmd.opaque)?.resolve(cmd);
       return;
     }
+    // Fire-and-forget, so a slow handler does not hold up the frames behind it. Nothing is lost:
+    // #answer turns the handler's failure into a SYSTEM_ERROR reply and ignores a failed write
+    // (the connection is closing, and #fail tells every pending request). Only a bug of ours
+    // (a throwing 'request' listener or reply encoding) could reject, and that should surface as
+    // an unhandled rejection rather than be swallowed here.
     void this.#answer(cmd);
   }
 
