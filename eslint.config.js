@@ -2,6 +2,7 @@
 // formatting is Prettier's job. Type-aware because the rules that matter most in a replicator
 // need types: an unawaited promise (no-floating-promises) or a promise handed to a callback that
 // ignores it (no-misused-promises) loses its error and lets work run out of order, silently.
+import { fileURLToPath, URL } from "node:url";
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
@@ -20,8 +21,9 @@ export default tseslint.config(
     files: ["**/*.ts"],
     extends: [...tseslint.configs.recommendedTypeChecked],
     languageOptions: {
-      // One TypeScript program from tsconfig.json serves every file (tsconfig includes them all).
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      // One TypeScript program from tsconfig.json serves every file (tsconfig includes them all);
+      // import.meta.dirname would need Node 20.11, the engines field allows 20.9.
+      parserOptions: { projectService: true, tsconfigRootDir: fileURLToPath(new URL(".", import.meta.url)) },
     },
     rules: {
       "@typescript-eslint/no-floating-promises": ["error", { allowForKnownSafeCalls: [nodeTestCalls] }],
