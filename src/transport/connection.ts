@@ -70,7 +70,7 @@ export interface ConnectionOptions {
 
 interface Pending {
   resolve(cmd: RemotingCommand): void;
-  reject(err: Error): void;
+  reject(err: unknown): void;
   code: number;
 }
 
@@ -239,13 +239,11 @@ export class Connection extends EventEmitter {
         },
         reject: (err) => {
           cleanup();
-          reject(err);
+          // Callers catch Errors; what arrives here is one already (#write throws ConnectionError).
+          reject(err instanceof Error ? err : new Error(String(err)));
         },
       });
-      // #write throws only #closedError(); the fallback keeps the rejection an Error regardless.
-      this.#write(frame).catch((err: unknown) =>
-        this.#pending.get(opaque)?.reject(err instanceof Error ? err : this.#closedError(request.code)),
-      );
+      this.#write(frame).catch((err: unknown) => this.#pending.get(opaque)?.reject(err));
     });
   }
 
