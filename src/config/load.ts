@@ -56,7 +56,7 @@ function nodeAt(doc: Document, path: ConfigPath, at: "key" | "value"): Node | un
     if (isAlias(node)) node = node.resolve(doc);
     if (isMap(node)) {
       const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : p.key) === String(part));
-      if (pair === undefined) return (node as Node) ?? undefined;
+      if (pair === undefined) return node;
       key = isScalar(pair.key) ? pair.key : undefined;
       // A key with no value (`topic:`) has a null value node without a useful range: use the key.
       node =
@@ -65,7 +65,7 @@ function nodeAt(doc: Document, path: ConfigPath, at: "key" | "value"): Node | un
           : pair.value;
     } else if (isSeq(node) && typeof part === "number") {
       const item: unknown = node.items[part];
-      if (item === undefined) return node as Node;
+      if (item === undefined) return node;
       node = item;
       key = undefined;
     } else {

@@ -29,7 +29,7 @@ function checked(problem: (value: string) => string | undefined): z.ZodString {
   return z.string().superRefine((value, ctx) => {
     const message = problem(value);
     if (message !== undefined) ctx.addIssue({ code: "custom", message });
-  }) as unknown as z.ZodString;
+  });
 }
 
 /** A whole number in [min, max] (units are in the key name). */

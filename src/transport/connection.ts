@@ -257,7 +257,8 @@ export class Connection extends EventEmitter {
         },
         reject: (err) => {
           cleanup();
-          reject(err);
+          // Callers catch Errors; what arrives here is one already (#write throws ConnectionError).
+          reject(err instanceof Error ? err : new Error(String(err)));
         },
       });
       this.#write(frame, request.code, opaque).catch((err: unknown) =>
@@ -380,6 +381,11 @@ export class Connection extends EventEmitter {
       this.#pending.get(cmd.opaque)?.resolve(cmd);
       return;
     }
+    // Fire-and-forget, so a slow handler does not hold up the frames behind it. Nothing is lost:
+    // #answer turns the handler's failure into a SYSTEM_ERROR reply and ignores a failed write
+    // (the connection is closing, and #fail tells every pending request). Only a bug of ours
+    // (a throwing 'request' listener or reply encoding) could reject, and that should surface as
+    // an unhandled rejection rather than be swallowed here.
     void this.#answer(cmd);
   }
 

@@ -163,8 +163,8 @@ export interface ReplicationClusters {
   sandbox: TestSandbox;
   /** Clients and namesrv addresses; available from the suite's `before` hooks on. */
   clients(): { a: RocketMQClient; b: RocketMQClient; clusters: Record<string, string> };
-  /** Starts an engine (stopped without draining after the suite). */
-  startEngine(config: EngineConfig): Promise<ReplicationEngine>;
+  /** Starts an engine (stopped without draining after the suite); safe to destructure. */
+  startEngine(this: void, config: EngineConfig): Promise<ReplicationEngine>;
   /** Stops `engine` after the suite. */
   track(engine: ReplicationEngine): ReplicationEngine;
 }
