@@ -102,16 +102,24 @@ describe("an idle connector", () => {
         const consumer = a.pullConsumer({ group: uniqueName("side") });
         while (!stopSide.signal.aborted) {
           const t = Date.now();
-          const r: PullResult | undefined = await consumer
-            .pull({ queue: sideQueue, offset: 0n, suspendTimeoutMs, signal: stopSide.signal })
-            .catch((err: unknown) => (stopSide.signal.aborted ? undefined : Promise.reject(err)));
-          if (r === undefined) return;
+          let r: PullResult;
+          try {
+            r = await consumer.pull({
+              queue: sideQueue,
+              offset: 0n,
+              suspendTimeoutMs,
+              signal: stopSide.signal,
+            });
+          } catch (err) {
+            if (stopSide.signal.aborted) return;
+            throw err;
+          }
           assert.equal(r.status, "NO_NEW_MSG");
           holds.push(Date.now() - t);
         }
       })().then(
         () => undefined,
-        (err: unknown) => err,
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
       );
 
       // Idle: /readyz every second for IDLE_MS, and until every queue finished three long polls
