@@ -8,7 +8,7 @@
  *
  * Whether a 5 s margin loses depends on how the broker's checks drift against the polls (a
  * check runs 5 s after the previous one ended, so load moves them), and an unloaded sandbox
- * broker may let it pass; test/transport/long-poll.test.ts forces the late answer. A side poller
+ * broker may let it pass; test/client/long-poll.test.ts forces the late answer. A side poller
  * here checks that model on the real broker: back-to-back idle long polls are answered between
  * the suspend time and one hold period (plus slack) after it, well inside the client's timeout.
  */
@@ -149,19 +149,22 @@ describe("an idle connector", () => {
         `# idle ${idleMs} ms, ${checks} /readyz checks, long polls per queue: ${status.queues.map((q) => q.pulls).join(" ")}; ` +
           `side poller's holds (ms): ${holds.join(" ")}`,
       );
+      assert.deepEqual(notReady, [], `/readyz answered 200 at each of the ${checks} checks while idle`);
+      assert.ok(checks >= IDLE_MS / 1000 - 5, `only ${checks} /readyz checks`);
       // The model the margin rests on, on this broker: an idle long poll is answered by the first
-      // hold-service run after its suspend time, so within one period (plus slack) of it, and so
-      // well inside suspend + LONG_POLL_TIMEOUT_MARGIN_MS.
+      // hold-service run after its suspend time, so within one period of it (two allowed here:
+      // four JVMs share two cores in the test run, and a late run is the broker's, not ours), and
+      // so well inside suspend + LONG_POLL_TIMEOUT_MARGIN_MS.
       assert.ok(holds.length >= 3, `the side poller completed ${holds.length} long polls`);
       for (const held of holds) {
         assert.ok(held >= suspendTimeoutMs - 100, `answered before its suspend time: ${held} ms`);
         assert.ok(
-          held <= suspendTimeoutMs + HOLD_PERIOD_MS + 1000,
-          `held ${held} ms: longer than the suspend time plus a hold period, the margin needs a look`,
+          held <= suspendTimeoutMs + 2 * HOLD_PERIOD_MS,
+          `held ${held} ms: longer than the suspend time plus two hold periods, the margin needs a look`,
         );
       }
       assert.ok(
-        LONG_POLL_TIMEOUT_MARGIN_MS >= HOLD_PERIOD_MS + 1000 + 5000,
+        LONG_POLL_TIMEOUT_MARGIN_MS >= 2 * HOLD_PERIOD_MS + 5000,
         "room left past the slowest answer",
       );
       const complaints = logger.entries.filter((e) => e.level === "warn" || e.level === "error");
