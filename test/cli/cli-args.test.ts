@@ -14,12 +14,17 @@ import {
 } from "../../src/cli/commands/produce.js";
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
+  isTransient,
   messageRecord,
   parseConsumeArgs,
   parseFrom,
   type ConsumeOptions,
 } from "../../src/cli/commands/consume.js";
 import type { MessageExt } from "../../src/protocol/message.js";
+import { expectCodes } from "../../src/client/broker-call.js";
+import { RmqError } from "../../src/protocol/errors.js";
+import type { RemotingCommand } from "../../src/protocol/remoting-command.js";
+import { ConnectionError, RequestTimeoutError } from "../../src/transport/errors.js";
 import { parseTopicArgs } from "../../src/cli/commands/topic.js";
 import { connectionFromArgs } from "../../src/cli/connection.js";
 import { clientOptions } from "../../src/config/client-options.js";
@@ -417,5 +422,36 @@ describe("messageRecord", () => {
     assert.equal(r.body, Buffer.from("hi").toString("base64"));
     assert.equal(r.bodyEncoding, "base64");
     assert.equal(r.compression, "LZ4");
+  });
+});
+
+describe("consume: which failures are retried", () => {
+  // Broker errors as the client makes them from a response (retriable comes from the code table).
+  const brokerError = (code: number, remark: string): unknown => {
+    try {
+      expectCodes({ code, remark } as RemotingCommand, "PULL_MESSAGE", {});
+    } catch (err) {
+      return err;
+    }
+    assert.fail(`code ${code} was accepted`);
+  };
+  const systemError = brokerError(1, "AclException: signature mismatch");
+  it("retries lost connections, timeouts and a busy broker however often they come", () => {
+    for (const attempt of [0, 5, 1000]) {
+      assert.equal(isTransient(new ConnectionError("connection closed"), attempt), true);
+      assert.equal(isTransient(new RequestTimeoutError("timed out"), attempt), true);
+      assert.equal(isTransient(brokerError(2, "[TIMEOUT_CLEAN_QUEUE]broker busy"), attempt), true);
+    }
+  });
+  it("gives up on a broker SYSTEM_ERROR after 5 in a row (it also means a refused signature)", () => {
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5, 6].map((attempt) => isTransient(systemError, attempt)),
+      [true, true, true, true, true, false, false],
+    );
+  });
+  it("exits at once on what cannot pass by itself", () => {
+    assert.equal(isTransient(brokerError(16, "the consumer group has no permission"), 0), false);
+    assert.equal(isTransient(new RmqError("RMQ_ABORTED", "aborted"), 0), false);
+    assert.equal(isTransient(new Error("not ours"), 0), false);
   });
 });

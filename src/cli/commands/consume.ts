@@ -11,7 +11,8 @@ import { clientOptions, type ClusterConnection } from "../../config/client-optio
 import { queueKey, type MessageQueue } from "../../client/types.js";
 import { backoffDelay, sleep, type BackoffOptions } from "../../connector/backoff.js";
 import type { MessageExt } from "../../protocol/message.js";
-import { RmqError } from "../../protocol/errors.js";
+import { ResponseCode } from "../../protocol/codes.js";
+import { BrokerError, RmqError } from "../../protocol/errors.js";
 import { isSystemProperty } from "../../protocol/properties.js";
 import type { Command } from "../command.js";
 import { parseFlags, parseInteger, parseQueueSelector, required, type QueueSelector } from "../args.js";
@@ -48,8 +49,9 @@ ${CONNECTION_HELP}
                         create it first on brokers with autoCreateSubscriptionGroup=false)
   -h, --help            show this help
 
-A transient failure while reading (a timeout, a lost connection, a busy broker) is retried with
-backoff, one line on stderr each time; --timeout still ends the wait (exit 1 if the last attempt
+A transient failure while finding the start or reading (a timeout, a lost connection, a busy
+broker; a broker SYSTEM_ERROR 5 times in a row at most) is retried with backoff, one line on
+stderr each time; --timeout still ends the wait (exit 1 if the last attempt
 failed). A failure that cannot pass by itself (no such topic or group, bad arguments) exits.
 
 ${CREDENTIALS_HELP}
@@ -215,11 +217,23 @@ const RETRY_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 5000 };
  * broker, and a topic whose route is gone. The topic existed when reading began, and the
  * NameServer forgets a route as soon as the last broker serving it disconnects, so "no route"
  * here means "the broker is away" until it registers again (a deleted topic waits as well, with
- * a line on stderr per attempt, until --timeout).
+ * a line on stderr per attempt, until --timeout). `attempt` counts the failures in a row so far
+ * (0 for the first): a SYSTEM_ERROR is transient only for the first MAX_SYSTEM_ERROR_RETRIES.
  */
-function isTransient(err: unknown): err is RmqError {
-  return err instanceof RmqError && (err.retriable || NameServerClient.isTopicNotExist(err));
+export function isTransient(err: unknown, attempt: number): err is RmqError {
+  if (!(err instanceof RmqError)) return false;
+  if (err instanceof BrokerError && err.responseCode === ResponseCode.SYSTEM_ERROR) {
+    return attempt < MAX_SYSTEM_ERROR_RETRIES;
+  }
+  return err.retriable || NameServerClient.isTopicNotExist(err);
 }
+
+/**
+ * SYSTEM_ERROR is retriable in the response table (a broker still starting answers it), but the
+ * broker also answers it for failures that never pass (a refused signature, an exception of its
+ * own): consume gives up after this many in a row rather than retry forever without --timeout.
+ */
+const MAX_SYSTEM_ERROR_RETRIES = 5;
 
 /** Queues whose last pull failed transiently, each with that failure; empty when all are well. */
 type Failing = Map<string, RmqError>;
@@ -287,16 +301,17 @@ async function consume(options: ConsumeOptions): Promise<number> {
           );
     }
     const consumer = client.pullConsumer({ group: options.group });
-    const starts = await Promise.all(queues.map((q) => startOffset(client, consumer, q, options.from)));
     if (options.count === 0) finish("count");
     armIdle();
 
-    const readQueue = async (queue: MessageQueue, from: bigint): Promise<void> => {
-      let offset = from;
+    const readQueue = async (queue: MessageQueue): Promise<void> => {
+      // Found in the retry loop below, so that a broker away at start is waited for too.
+      let offset: bigint | undefined;
       let attempt = 0;
       while (!stop.signal.aborted) {
         let result;
         try {
+          offset ??= await startOffset(client, consumer, queue, options.from);
           result = await consumer.pull({
             queue,
             offset,
@@ -308,7 +323,7 @@ async function consume(options: ConsumeOptions): Promise<number> {
           });
         } catch (err) {
           if (stop.signal.aborted) return;
-          if (!isTransient(err)) throw err;
+          if (!isTransient(err, attempt)) throw err;
           await backOffAfter(err, queue, attempt++, failing, stop.signal);
           continue;
         }
@@ -344,8 +359,8 @@ async function consume(options: ConsumeOptions): Promise<number> {
     // The first failing queue stops the others, and its error is the one reported.
     let failure: { err: unknown } | undefined;
     await Promise.all(
-      queues.map((q, i) =>
-        readQueue(q, starts[i] as bigint).catch((err: unknown) => {
+      queues.map((q) =>
+        readQueue(q).catch((err: unknown) => {
           failure ??= { err };
           stop.abort();
         }),
