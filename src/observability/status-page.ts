@@ -185,6 +185,21 @@ const SCRIPT = String.raw`
     return n;
   }
   function isFailed(q) { return q.state === "failed" || q.state === "error"; }
+  // A running queue retrying a pull or a send that fails now (what /readyz reports), by direction.
+  function failingDirections(q) {
+    if (q.state !== "running") return [];
+    var d = [];
+    if (q.pullFailure) d.push("pull");
+    if (q.sendFailure) d.push("send");
+    return d;
+  }
+  function isFailing(q) { return failingDirections(q).length > 0; }
+  // " · 1 failed · 2 failing" for a route's queues: what is stopped and what is retrying now.
+  function appendTroubles(parent, qs) {
+    var failed = qs.filter(isFailed).length, failing = qs.filter(isFailing).length;
+    if (failed > 0) parent.appendChild(el("span", { "class": "bad", "data-field": "failed" }, " \u00b7 " + failed + " failed"));
+    if (failing > 0) parent.appendChild(el("span", { "class": "bad", "data-field": "failing" }, " \u00b7 " + failing + " failing"));
+  }
   function queueCount(n) { return n === 0 ? "no queues" : n + " queue" + (n === 1 ? "" : "s"); }
   function errorsTitle(q) {
     var kinds = q.errorsByKind || {}, parts = [];
@@ -286,9 +301,8 @@ const SCRIPT = String.raw`
       title.appendChild(breakable(el("span", { "class": "name", "data-field": "name" }), r.name));
       card.appendChild(title);
       var path = el("div", { "class": "path" }, r.sourceCluster + " \u2192 " + r.targetCluster + " \u00b7 " + queueCount(qs.length));
-      var failed = qs.filter(isFailed).length;
-      // A route keeps running while one of its queues has failed: say so where the route is.
-      if (failed > 0) path.appendChild(el("span", { "class": "bad", "data-field": "failed" }, " \u00b7 " + failed + " failed"));
+      // A route keeps running while one of its queues has failed or is failing: say so where the route is.
+      appendTroubles(path, qs);
       if (r.sourceTopics && r.sourceTopics.length) path.appendChild(document.createTextNode(" \u00b7 " + r.sourceTopics.join(", ")));
       card.appendChild(path);
       var stats = el("div", { "class": "stats" });
@@ -357,14 +371,13 @@ const SCRIPT = String.raw`
 
   function groupRow(g, qs, now, totals) {
     var r = g.route;
-    var lag = 0n, lagKnown = false, lagMs = 0, lastSync = null, errors = 0, failed = 0;
+    var lag = 0n, lagKnown = false, lagMs = 0, lastSync = null, errors = 0;
     qs.forEach(function (q) {
       var l = big(q.lagMessages);
       if (l !== null) { lag += l; lagKnown = true; }
       if ((q.lagMs || 0) > lagMs) lagMs = q.lagMs;
       if (q.lastSyncAtMs != null && (lastSync === null || q.lastSyncAtMs > lastSync)) lastSync = q.lastSyncAtMs;
       errors += sumErrors(q);
-      if (isFailed(q)) failed++;
     });
     var tr = el("tr", { "class": "group-head" });
     var head = el("th", { scope: "rowgroup", colspan: "4", "data-field": "route" });
@@ -376,7 +389,7 @@ const SCRIPT = String.raw`
     sub.appendChild(el("span", { "data-field": "queues" },
       (r ? r.sourceCluster + " \u2192 " + r.targetCluster + " \u00b7 " : "") +
       queueCount(qs.length)));
-    if (failed > 0) sub.appendChild(el("span", { "class": "bad", "data-field": "failed" }, " \u00b7 " + failed + " failed"));
+    appendTroubles(sub, qs);
     head.appendChild(sub);
     tr.appendChild(head);
     function td(field, text, cls, title) {
@@ -409,7 +422,14 @@ const SCRIPT = String.raw`
     // source's (most routes keep the name). The tooltip has all of it.
     td("target", (q.targetTopic === q.sourceTopic ? "" : q.targetTopic + " ") + q.targetBroker + "#" + q.targetQueueId,
       null, q.targetCluster + " " + q.targetTopic + " " + q.targetBroker + "#" + q.targetQueueId);
-    td("state", q.state, isFailed(q) ? "bad" : q.state === "running" ? null : "warn", q.lastError ? q.lastError.message : null);
+    var failing = failingDirections(q);
+    var current = q.sendFailure || q.pullFailure;
+    if (failing.length > 0) {
+      td("state", "failing (" + failing.join(", ") + ")", "bad",
+        current.message + " (failing since " + clock(current.sinceMs) + ")");
+    } else {
+      td("state", q.state, isFailed(q) ? "bad" : q.state === "running" ? null : "warn", q.lastError ? q.lastError.message : null);
+    }
     td("acked", fmtInt(q.ackedOffset), "num");
     td("committed", fmtInt(q.committedOffset), "num");
     td("lag", lag === null ? "\u2013" : fmtInt(lag.toString()), "num" + (lag !== null && lag > 0n && (q.lagMs || 0) > 10000 ? " warn" : ""));

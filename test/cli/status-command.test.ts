@@ -33,6 +33,8 @@ function apiStatus(): Record<string, unknown> {
     oldestPendingStoreMs: null,
     lastLatencyMs: 100,
     lastError: null,
+    pullFailure: null,
+    sendFailure: null,
     errorsByKind: {},
     route: "east-orders",
     sourceCluster: "east",
@@ -83,8 +85,17 @@ function apiStatus(): Record<string, unknown> {
         committedOffset: null,
         errorsByKind: { send: 2, pull: 1 },
         lastError: { kind: "send", message: "RMQ_BROKER_BUSY: broker busy", atMs: NOW - 3000 },
+        // Not running: its state says more than the failure under way.
+        sendFailure: {
+          kind: "send",
+          message: "RMQ_BROKER_BUSY: broker busy",
+          atMs: NOW - 3000,
+          sinceMs: NOW - 9000,
+        },
       }),
-      queue(0),
+      queue(0, {
+        sendFailure: { kind: "send", message: "RMQ_CONNECTION: lost", atMs: NOW - 1000, sinceMs: NOW - 5000 },
+      }),
     ],
   };
 }
@@ -150,7 +161,7 @@ describe("status formatting", () => {
       "orders",
       "broker-a#0",
       "west orders broker-b#0",
-      "running",
+      "failing (send)",
       "1,500",
       "1,490",
       "10",

@@ -43,6 +43,8 @@ export interface ScriptedQueue {
   failedAtPoll?: number;
   errorsByKind?: Record<string, number>;
   lastError?: { kind: string; message: string };
+  /** A send failing now (the queue keeps running and retrying): its error, since 30 s ago. */
+  sendFailure?: { kind: string; message: string };
 }
 
 /** Options of {@link scriptedStatus}. */
@@ -159,6 +161,13 @@ export function scriptedQueues(options: ScriptedOptions = {}): ScriptedQueue[] {
       targetBroker: "broker-a",
       meanRate: 9,
       phase: 5 + queueId,
+      ...(queueId === 2
+        ? {
+            errorsByKind: { send: 4 },
+            lastError: { kind: "send", message: "RMQ_CONNECTION: connection to 10.1.0.7:10911 lost" },
+            sendFailure: { kind: "send", message: "RMQ_CONNECTION: connection to 10.1.0.7:10911 lost" },
+          }
+        : {}),
     });
   }
   if (options.hostile) {
@@ -253,6 +262,8 @@ export function scriptedStatus(poll: number, options: ScriptedOptions = {}): obj
       ...(q.lastError && (failed || q.failedAtPoll === undefined)
         ? { lastError: { ...q.lastError, atMs: failed ? failedAtMs : now - 3000 } }
         : {}),
+      pullFailure: null,
+      sendFailure: q.sendFailure ? { ...q.sendFailure, atMs: now - 1000, sinceMs: now - 30_000 } : null,
       commits: poll,
       lastCommitAtMs: now - 500,
     };

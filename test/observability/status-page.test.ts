@@ -237,6 +237,25 @@ describe("status page (scripted /api/status, headless Chromium)", () => {
       assert.equal(await textOf(page, `${pay} [data-field="state"]`), "running");
       assert.equal(await textOf(page, `${pay} [data-field="queues"]`), "east \u2192 west \u00b7 6 queues");
       assert.equal(await page.locator(`${pay} [data-field="failed"]`).count(), 0);
+      // A queue retrying a send that fails now shows it, and its route counts it, apart from failed.
+      const inventory = "west:inventory->east:inventory-dr";
+      assert.equal(
+        await textOf(page, `[data-queue="${inventory}|inventory|broker-w1#2"] [data-field="state"]`),
+        "failing (send)",
+      );
+      assert.equal(
+        await textOf(page, `[data-queue="${inventory}|inventory|broker-w1#1"] [data-field="state"]`),
+        "running",
+      );
+      assert.equal(
+        await textOf(page, `#queues [data-queue-group="${inventory}"] tr.group-head [data-field="failing"]`),
+        " \u00b7 1 failing",
+      );
+      assert.equal(
+        await textOf(page, `[data-route="${inventory}"] [data-field="failing"]`),
+        " \u00b7 1 failing",
+      );
+      assert.equal(await page.locator(`${pay} [data-field="failing"]`).count(), 0);
       assert.equal(
         await textOf(page, `${pay} [data-field="replicated"]`),
         int(routeReplicated(PAY_ROUTE, 3)),

@@ -58,6 +58,8 @@ export interface ApiQueue {
   replicatedMessages: number;
   inFlightMessages: number;
   errorsByKind: Record<string, number>;
+  /** Directions ("pull", "send") failing now, as /readyz reports them; empty when none. */
+  failing: string[];
   lastError: { kind: string; message: string; atMs: number } | null | undefined;
 }
 
@@ -125,6 +127,7 @@ export function parseApiStatus(body: unknown, fallbackNowMs = Date.now()): ApiSt
       replicatedMessages: num(q["replicatedMessages"]),
       inFlightMessages: num(q["inFlightMessages"]),
       errorsByKind: Object.fromEntries(Object.entries(kinds).map(([k, n]) => [k, num(n)])),
+      failing: (["pull", "send"] as const).filter((d) => isObject(q[`${d}Failure`])),
       lastError: errorOf(q["lastError"]),
     };
   });
@@ -277,7 +280,8 @@ export function formatStatus(status: ApiStatus, source?: string): string {
             q.sourceTopic,
             `${q.sourceBroker}#${q.queueId}`,
             `${q.targetCluster} ${q.targetTopic} ${q.targetBroker}#${q.targetQueueId}`,
-            q.state,
+            // A running queue retrying a failing pull or send says so, as the status page does.
+            q.state === "running" && q.failing.length > 0 ? `failing (${q.failing.join(", ")})` : q.state,
             groupDigits(q.ackedOffset),
             q.committedOffset == null ? "-" : groupDigits(q.committedOffset),
             q.lagMessages == null ? "-" : groupDigits(q.lagMessages),
