@@ -53,9 +53,16 @@ export const REQUEST_CODE_NAMES: ReadonlyMap<number, string> = new Map(
   Object.entries(RequestCode).map(([name, code]) => [code, name]),
 );
 
-/** The Java name of a request code ("PULL_MESSAGE"), or "request code N" for one not in the table. */
-export function requestCodeName(code: number): string {
-  return REQUEST_CODE_NAMES.get(code) ?? `request code ${code}`;
+/**
+ * How errors name a request: "PULL_MESSAGE (code 11, opaque 4711)" (the Java name, the number on
+ * the wire and the opaque that matches a broker log or a capture); "request code 99 (opaque 5)"
+ * for a code not in the table.
+ */
+export function describeRequest(code: number, opaque: number): string {
+  const name = REQUEST_CODE_NAMES.get(code);
+  return name === undefined
+    ? `request code ${code} (opaque ${opaque})`
+    : `${name} (code ${code}, opaque ${opaque})`;
 }
 
 /** One row of the response-code table: the Java name, whether a retry may help, and a human message. */

@@ -26,7 +26,7 @@ import {
   isResponse,
   type RemotingCommand,
 } from "../protocol/remoting-command.js";
-import { ResponseCode, REQUEST_CODE_NAMES } from "../protocol/codes.js";
+import { describeRequest, ResponseCode } from "../protocol/codes.js";
 import { RmqError } from "../protocol/errors.js";
 import { AbortedError, ConnectionError, RequestTimeoutError } from "./errors.js";
 
@@ -77,14 +77,6 @@ interface Pending {
   reject(err: unknown): void;
   code: number;
   opaque: number;
-}
-
-/** How errors name a request: "PULL_MESSAGE (code 11, opaque 4711)", "request code 99 (opaque 5)". */
-function describeRequest(code: number, opaque: number): string {
-  const name = REQUEST_CODE_NAMES.get(code);
-  return name === undefined
-    ? `request code ${code} (opaque ${opaque})`
-    : `${name} (code ${code}, opaque ${opaque})`;
 }
 
 let nextOpaque = 1;

@@ -1,5 +1,5 @@
 /**
- * Connection lifecycle against a tiny in-process peer that speaks remoting frames. This tests the
+ * Connection lifecycle against a tiny in-process peer that speaks remoting frames (fake-peer.ts). This tests the
  * transport's own promises (correlation, timeouts, aborts, failure on drop, answering server
  * requests, backpressure); the client's behaviour against real brokers is in test/e2e.
  */
@@ -9,63 +9,10 @@ import net from "node:net";
 import { once } from "node:events";
 import { Connection } from "../../src/transport/connection.js";
 import { ConnectionPool } from "../../src/transport/pool.js";
-import { FrameDecoder } from "../../src/protocol/frame.js";
-import {
-  RESPONSE_FLAG,
-  decodeCommand,
-  encodeCommand,
-  type RemotingCommand,
-} from "../../src/protocol/remoting-command.js";
+import { encodeCommand, type RemotingCommand } from "../../src/protocol/remoting-command.js";
 import { RmqError } from "../../src/protocol/errors.js";
-import { RequestCode, requestCodeName } from "../../src/protocol/codes.js";
-
-type Behaviour = (
-  cmd: RemotingCommand,
-  reply: (r: Partial<RemotingCommand>) => void,
-  socket: net.Socket,
-) => void;
-
-/** A peer that decodes frames and lets each test decide what to answer. */
-async function startPeer(
-  behaviour: Behaviour,
-): Promise<{ address: string; server: net.Server; sockets: Set<net.Socket> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => undefined);
-    const decoder = new FrameDecoder();
-    socket.on("data", (chunk: Buffer) => {
-      for (const payload of decoder.push(chunk)) {
-        const cmd = decodeCommand(payload);
-        if (cmd.flag & RESPONSE_FLAG) {
-          socket.emit("client-response", cmd);
-          continue;
-        }
-        behaviour(
-          cmd,
-          (r) =>
-            socket.write(
-              encodeCommand({
-                code: 0,
-                language: "JAVA",
-                version: 413,
-                flag: RESPONSE_FLAG,
-                extFields: {},
-                ...r,
-                opaque: cmd.opaque,
-              }),
-            ),
-          socket,
-        );
-      }
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as net.AddressInfo).port;
-  return { address: `127.0.0.1:${port}`, server, sockets };
-}
+import { describeRequest, RequestCode } from "../../src/protocol/codes.js";
+import { startPeer } from "../helpers/fake-peer.js";
 
 describe("Connection", () => {
   let peer: Awaited<ReturnType<typeof startPeer>>;
@@ -207,10 +154,15 @@ describe("Connection", () => {
   });
 
   it("names request codes from the table, and unknown ones by number", () => {
-    assert.equal(requestCodeName(11), "PULL_MESSAGE");
-    assert.equal(requestCodeName(RequestCode.SEND_BATCH_MESSAGE), "SEND_BATCH_MESSAGE");
-    assert.equal(requestCodeName(4242), "request code 4242");
-    for (const [name, code] of Object.entries(RequestCode)) assert.equal(requestCodeName(code), name);
+    assert.equal(describeRequest(11, 4711), "PULL_MESSAGE (code 11, opaque 4711)");
+    assert.equal(
+      describeRequest(RequestCode.SEND_BATCH_MESSAGE, 1),
+      `SEND_BATCH_MESSAGE (code ${RequestCode.SEND_BATCH_MESSAGE}, opaque 1)`,
+    );
+    assert.equal(describeRequest(4242, 5), "request code 4242 (opaque 5)");
+    for (const [name, code] of Object.entries(RequestCode)) {
+      assert.equal(describeRequest(code, 0), `${name} (code ${code}, opaque 0)`);
+    }
   });
 
   it("aborts a request when its signal fires", async () => {
