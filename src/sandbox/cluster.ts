@@ -3,7 +3,7 @@
  * (home, config, store, out.log), on free loopback ports. Restarting a broker reuses its ports,
  * store and directory, so what was written survives like on a real machine.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { silentLogger, type Logger } from "../client/logger.js";
@@ -20,7 +20,7 @@ import {
 } from "./jvm.js";
 import { allocateBrokerPort, allocateNamesrvPort, BROKER_PORT_OFFSETS, releasePorts } from "./ports.js";
 import { probeCluster } from "./probe.js";
-import { spawnLogged, stopLogged, tailFile, type LoggedProcess } from "./process.js";
+import { isRunning, readRunLog, spawnLogged, stopLogged, tailFile, type LoggedProcess } from "./process.js";
 
 /** Plain description of a running cluster (what the CLI prints and tests pass around). */
 export interface ClusterInfo {
@@ -99,14 +99,14 @@ export class LocalCluster {
     return [this.#namesrvPort, ...BROKER_PORT_OFFSETS.map((o) => this.#brokerPort + o)];
   }
 
-  /** Pid of the NameServer JVM while it runs. */
+  /** Pid of the NameServer JVM while it runs (undefined once it exited, killed by a signal too). */
   get namesrvPid(): number | undefined {
-    return this.#namesrv?.child.exitCode === null ? this.#namesrv.pid : undefined;
+    return this.#namesrv !== undefined && isRunning(this.#namesrv) ? this.#namesrv.pid : undefined;
   }
 
-  /** Pid of the broker JVM while it runs. */
+  /** Pid of the broker JVM while it runs (undefined once it exited, killed by a signal too). */
   get brokerPid(): number | undefined {
-    return this.#broker?.child.exitCode === null ? this.#broker.pid : undefined;
+    return this.#broker !== undefined && isRunning(this.#broker) ? this.#broker.pid : undefined;
   }
 
   get namesrvDir(): string {
@@ -334,8 +334,8 @@ export class LocalCluster {
   /** Undefined while the process runs; a description of its end once it exited. */
   #exitReason(proc: LoggedProcess): () => string | undefined {
     return () => {
+      if (isRunning(proc)) return undefined;
       const { exitCode, signalCode } = proc.child;
-      if (exitCode === null && signalCode === null) return undefined;
       return `process ${proc.pid} exited (${signalCode ?? `code ${exitCode}`})`;
     };
   }
@@ -347,7 +347,7 @@ export class LocalCluster {
     for (;;) {
       if (signal?.aborted)
         throw new SandboxError(SandboxErrorCode.STOPPED, `stopped while starting the ${label}`);
-      if (line.test(readLog(proc.logFile))) return;
+      if (line.test(readRunLog(proc))) return;
       const exited = this.#exitReason(proc)();
       if (exited !== undefined)
         throw new SandboxError(SandboxErrorCode.START_FAILED, `the ${label} failed to start: ${exited}`);
@@ -361,16 +361,8 @@ export class LocalCluster {
   }
 }
 
-function readLog(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
-}
-
 function isBindConflict(proc: LoggedProcess): boolean {
-  return BIND_CONFLICT.test(readLog(proc.logFile));
+  return BIND_CONFLICT.test(readRunLog(proc));
 }
 
 /** Adds the tail of the process's log to a startup error, so the cause is in the message. */

@@ -111,6 +111,11 @@ export interface LoggedProcess {
   child: ChildProcess;
   pid: number;
   logFile: string;
+  /**
+   * Where this run's output starts in logFile, in bytes: a restarted process appends to the log
+   * of its earlier runs, whose boot line must not be taken for this run's.
+   */
+  logStart: number;
   /** Resolves once the process has exited (never rejects). */
   exited: Promise<{ exitCode: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -132,6 +137,7 @@ export async function spawnLogged(
 ): Promise<LoggedProcess> {
   // Appending (not truncating) keeps the log of earlier runs of a restarted broker for diagnosis.
   const fd = openSync(options.logFile, "a");
+  const logStart = statSync(options.logFile).size;
   let child: ChildProcess;
   try {
     child = spawn(command, args, {
@@ -160,7 +166,16 @@ export async function spawnLogged(
   });
   // A detached child would otherwise keep the event loop alive on its own.
   child.unref();
-  return { child, pid, logFile: options.logFile, exited };
+  return { child, pid, logFile: options.logFile, logStart, exited };
+}
+
+/**
+ * True until the process has exited, by its own exit or by a signal. exitCode alone stays null
+ * for a process ended by a signal (signalCode is set instead), so a SIGKILLed broker would count
+ * as running and never be started again.
+ */
+export function isRunning(proc: LoggedProcess): boolean {
+  return proc.child.exitCode === null && proc.child.signalCode === null;
 }
 
 /**
@@ -168,7 +183,7 @@ export async function spawnLogged(
  * has exited. `graceMs: 0` kills at once (fine when its files are about to be deleted anyway).
  */
 export async function stopLogged(proc: LoggedProcess, graceMs: number): Promise<void> {
-  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  if (!isRunning(proc)) return;
   // The child is unref'd; while we wait for its exit it must hold the event loop open, or Node
   // may find nothing left to do and end the awaiting test ("Promise resolution is still pending").
   proc.child.ref();
@@ -190,6 +205,24 @@ export async function stopLogged(proc: LoggedProcess, graceMs: number): Promise<
   await proc.exited;
   // The JVM may leave children in its group (none known today); make sure the group is gone.
   killPid(proc.pid, "SIGKILL");
+}
+
+/** The output of this run of `proc` so far (its log from logStart), "" when unreadable. */
+export function readRunLog(proc: LoggedProcess): string {
+  try {
+    const size = statSync(proc.logFile).size;
+    if (size <= proc.logStart) return "";
+    const fd = openSync(proc.logFile, "r");
+    try {
+      const buf = Buffer.alloc(size - proc.logStart);
+      const n = readSync(fd, buf, 0, buf.length, proc.logStart);
+      return buf.toString("utf8", 0, n);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return "";
+  }
 }
 
 /** Last `maxLines` lines of a log file, or a note saying it cannot be read. */

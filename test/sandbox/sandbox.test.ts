@@ -140,6 +140,53 @@ describe("sandbox with two clusters", () => {
     assert.deepEqual(bodies, ["before restart", "after restart"]);
   });
 
+  it("starts a broker and a NameServer again after a SIGKILL, by another hand or its own", async () => {
+    const cluster = sandbox.clusters[0];
+    assert.ok(cluster);
+    const client = clientFor(cluster.namesrv);
+    const topic = uniqueName("killed");
+    await client.admin.createTopic({ topic, queueNums: 1 });
+    const [queue] = (await client.admin.getTopicRoute(topic, { refresh: true })).writeQueues();
+    assert.ok(queue);
+    const producer = client.producer();
+    await producer.send({ topic, body: Buffer.from("before the kills") }, { queue });
+
+    // A crash the harness did not cause: SIGKILL from outside, seen once Node reaps the JVM.
+    const killed = cluster.brokerPid;
+    assert.ok(killed !== undefined);
+    process.kill(killed, "SIGKILL");
+    for (const deadline = Date.now() + 10_000; cluster.brokerPid !== undefined;) {
+      assert.ok(Date.now() < deadline, "the killed broker still counts as running");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(alive(killed), false);
+    await cluster.startBroker();
+    assert.ok(cluster.brokerPid !== undefined && cluster.brokerPid !== killed, "a new broker runs");
+
+    // The harness's own SIGKILL (graceMs 0), of the NameServer and then of the broker.
+    const namesrvBefore = cluster.namesrvPid;
+    await cluster.restartNamesrv({ graceMs: 0 });
+    assert.ok(cluster.namesrvPid !== undefined && cluster.namesrvPid !== namesrvBefore);
+    assert.equal(alive(namesrvBefore), false);
+    const brokerBefore = cluster.brokerPid;
+    await cluster.restartBroker({ graceMs: 0 });
+    assert.ok(cluster.brokerPid !== undefined && cluster.brokerPid !== brokerBefore);
+    assert.equal(alive(brokerBefore), false);
+
+    // Serving again with its store: what was sent before the kills is still there, once.
+    await client.admin.getTopicRoute(topic, { refresh: true });
+    await producer.send({ topic, body: Buffer.from("after the kills") }, { queue });
+    const consumer = client.pullConsumer({ group: uniqueName("g") });
+    const bodies: string[] = [];
+    let offset = 0n;
+    for (const deadline = Date.now() + 20_000; bodies.length < 2 && Date.now() < deadline;) {
+      const r = await consumer.pull({ queue, offset, suspendTimeoutMs: 1000 });
+      bodies.push(...r.messages.map((m) => m.body?.toString() ?? ""));
+      offset = r.nextBeginOffset;
+    }
+    assert.deepEqual(bodies, ["before the kills", "after the kills"]);
+  });
+
   it("runs mqadmin of the same version", async () => {
     const cluster = sandbox.clusters[1];
     assert.ok(cluster);
