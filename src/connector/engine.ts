@@ -340,6 +340,7 @@ export class ReplicationEngine {
         targetQueue,
         tags: route.from.tags,
         deadLetterTopic: route.deadLetterTopic,
+        writer: this.config.name,
       },
       start,
       {

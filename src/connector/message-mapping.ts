@@ -28,6 +28,12 @@ export const Provenance = {
   PATH: "RMQC_PATH",
   /** Store timestamp (ms) of the message on the cluster it came from (for end-to-end latency). */
   SOURCE_STORE_MS: "RMQC_SOURCE_STORE_MS",
+  /**
+   * The connector that wrote this hop (its configured `name`): with RMQC_SOURCE it tells a
+   * connector's own writes from another's that name their source cluster alike, which
+   * exactly-once recovery and `verify` rely on.
+   */
+  WRITER: "RMQC_WRITER",
 } as const;
 
 /** Source properties never copied to the target (the broker, client or transaction machinery own them). */
@@ -130,6 +136,8 @@ function pathAfterHop(message: MessageExt, sourceCluster: string): string {
 export interface PulledFrom {
   cluster: string;
   brokerName: string;
+  /** The connector writing this hop (RMQC_WRITER). */
+  writer: string;
   /** formatPosition's text up to the offset (`cluster/topic/broker/queueId/`), made once per queue. */
   positionPrefix: string;
 }
@@ -138,6 +146,7 @@ export interface PulledFrom {
 export function pulledFrom(
   cluster: string,
   queue: { topic: string; brokerName: string; queueId: number },
+  writer: string,
 ): PulledFrom {
   const prefix = formatPosition({
     cluster,
@@ -146,7 +155,12 @@ export function pulledFrom(
     queueId: queue.queueId,
     queueOffset: 0n,
   });
-  return { cluster, brokerName: queue.brokerName, positionPrefix: prefix.slice(0, prefix.length - 1) };
+  return {
+    cluster,
+    brokerName: queue.brokerName,
+    writer,
+    positionPrefix: prefix.slice(0, prefix.length - 1),
+  };
 }
 
 /** Source entries not copied: the dropped ones, and the provenance this hop writes anew (RMQC_ORIGIN stays). */
@@ -155,6 +169,7 @@ function isReplaced(name: string): boolean {
     name === Provenance.SOURCE ||
     name === Provenance.PATH ||
     name === Provenance.SOURCE_STORE_MS ||
+    name === Provenance.WRITER ||
     isDropped(name)
   );
 }
@@ -178,12 +193,14 @@ export function mapMessage(message: MessageExt, from: PulledFrom, targetTopic: s
           [Provenance.SOURCE, source],
           [Provenance.PATH, path],
           [Provenance.SOURCE_STORE_MS, storeMs],
+          [Provenance.WRITER, from.writer],
           [Provenance.ORIGIN, source],
         ]
       : [
           [Provenance.SOURCE, source],
           [Provenance.PATH, path],
           [Provenance.SOURCE_STORE_MS, storeMs],
+          [Provenance.WRITER, from.writer],
         ];
   const compressed = (message.sysFlag & MessageSysFlag.COMPRESSED_FLAG) !== 0;
   return {

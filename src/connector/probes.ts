@@ -311,6 +311,7 @@ class RouteProbe {
         sourceQueue,
         targetQueue,
         tags: this.#tag,
+        writer: this.#host.name,
       },
       start,
       {

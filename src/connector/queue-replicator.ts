@@ -53,6 +53,8 @@ export interface QueueEndpoints {
   /** Tag expression applied at the source ("*" for all). */
   tags: string;
   deadLetterTopic?: string | undefined;
+  /** The connector's name, written as RMQC_WRITER on every message. */
+  writer: string;
 }
 
 export interface ReplicatorDeps {
@@ -265,7 +267,7 @@ export class QueueReplicator {
   async #pullLoop(): Promise<void> {
     const { consumer, logger } = this.#deps;
     const { sourceQueue, sourceCluster, targetCluster, targetQueue, tags } = this.endpoints;
-    const from = pulledFrom(sourceCluster, sourceQueue);
+    const from = pulledFrom(sourceCluster, sourceQueue, this.endpoints.writer);
     let attempt = 0;
     while (!this.#stopping() && this.progress.state === "running") {
       if (

@@ -44,7 +44,7 @@ function encoded(m: Message): EncodedProperties {
 }
 
 describe("mapMessage", () => {
-  const from = pulledFrom("east", { topic: "orders", brokerName: "broker-a", queueId: 3 });
+  const from = pulledFrom("east", { topic: "orders", brokerName: "broker-a", queueId: 3 }, "dr-1");
 
   it("keeps body, flag, born time, tags, keys, id and user properties; drops broker, timer and transaction ones", () => {
     const m = stored({
@@ -76,7 +76,7 @@ describe("mapMessage", () => {
       properties.text,
       "TAGS\u0001TagA\u0002KEYS\u0001k1 k2\u0002UNIQ_KEY\u0001ABCDEF\u0002région\u0001Zürich\u0002" +
         "RMQC_SOURCE\u0001east/orders/broker-a/3/41\u0002RMQC_PATH\u0001east\u0002" +
-        "RMQC_SOURCE_STORE_MS\u00011700000000050\u0002RMQC_ORIGIN\u0001east/orders/broker-a/3/41\u0002",
+        "RMQC_SOURCE_STORE_MS\u00011700000000050\u0002RMQC_WRITER\u0001dr-1\u0002RMQC_ORIGIN\u0001east/orders/broker-a/3/41\u0002",
     );
     assert.equal(properties.uniqKey, "ABCDEF");
     assert.equal(out.compressionSysFlag, 0);
@@ -98,6 +98,7 @@ describe("mapMessage", () => {
     assert.equal(out[Provenance.ORIGIN], "east/orders/broker-a/3/41");
     assert.equal(out[Provenance.PATH], "east");
     assert.equal(out[Provenance.SOURCE_STORE_MS], "1700000000050");
+    assert.equal(out[Provenance.WRITER], "dr-1");
     const second = encoded(
       mapMessage(
         stored({
@@ -105,6 +106,7 @@ describe("mapMessage", () => {
           [Provenance.PATH]: "west",
           [Provenance.SOURCE]: "west/x/b/0/9",
           [Provenance.SOURCE_STORE_MS]: "1",
+          [Provenance.WRITER]: "other-connector",
         }),
         from,
         "t",
@@ -115,6 +117,7 @@ describe("mapMessage", () => {
       [Provenance.SOURCE]: "east/orders/broker-a/3/41",
       [Provenance.PATH]: "west,east",
       [Provenance.SOURCE_STORE_MS]: "1700000000050",
+      [Provenance.WRITER]: "dr-1",
     });
     assert.equal(
       second.text.split(`${Provenance.SOURCE}\u0001`).length,
@@ -157,7 +160,7 @@ describe("mapMessage", () => {
     assert.equal(
       encoded(out).text,
       "odd\u0001a\u0001b\u0002RMQC_SOURCE\u0001east/orders/broker-a/3/41\u0002RMQC_PATH\u0001west,east\u0002" +
-        "RMQC_SOURCE_STORE_MS\u00011700000000050\u0002RMQC_ORIGIN\u0001east/orders/broker-a/3/41\u0002",
+        "RMQC_SOURCE_STORE_MS\u00011700000000050\u0002RMQC_WRITER\u0001dr-1\u0002RMQC_ORIGIN\u0001east/orders/broker-a/3/41\u0002",
     );
   });
 });
