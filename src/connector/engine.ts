@@ -1,23 +1,26 @@
 /**
  * The replication engine: one RocketMQ client per configured cluster, routes resolved to source
- * topics and queues, one QueueReplicator per owned source queue, periodic commits of progress
- * into the connector's consumer group on the source cluster, and periodic re-resolution so new
- * topics (regex routes) and new queues are picked up without a restart.
+ * topics and queues (and re-resolved periodically, so new topics of regex routes and new queues
+ * are picked up, and queues that went away are released), periodic checkpoints, lag and status.
  *
- * Queue ownership is explicit (assign / revoke), so a later scale-out layer can hand queues in
- * and out; by default the engine owns every queue its routes resolve to.
+ * What happens to a queue once the engine decided to replicate it (recover, run, save, drain,
+ * release) is queue-ownership.ts; how progress is kept and what an unknown send outcome leads to
+ * is the route's delivery mode (at-least-once.ts). By default the engine owns every queue its
+ * routes resolve to; a scale-out layer will hand queues in and out through the same take/release.
  */
 import type { Logger } from "../client/logger.js";
-import { findOffsetByStoreTime } from "../client/offset-search.js";
 import { NameServerClient } from "../client/name-server.js";
 import { RocketMQClient } from "../client/rocketmq-client.js";
 import { clientOptions } from "../config/client-options.js";
-import { queueKey, type MessageQueue } from "../client/types.js";
+import { compareQueues, queueKey, type MessageQueue } from "../client/types.js";
+import { crc32 } from "../protocol/crc32.js";
 import { RmqError } from "../protocol/errors.js";
+import { atLeastOnceMode } from "./at-least-once.js";
 import { ByteBudget } from "./byte-budget.js";
 import { mapQueue } from "./queue-mapping.js";
 import { PeriodicTask } from "./periodic-task.js";
-import { QueueReplicator, type QueueProgress, type ReplicatorSettings } from "./queue-replicator.js";
+import type { QueueProgress, ReplicatorSettings } from "./queue-replicator.js";
+import { QueueOwnership, assignmentKey, type DeliveryMode, type QueueAssignment } from "./queue-ownership.js";
 import type { EngineConfig, EngineRoute } from "./engine-config.js";
 import { Probes, type ProbeLabels, type ProbeStatus } from "./probes.js";
 import { resolveSourceTopics, targetQueueNums } from "./route-resolver.js";
@@ -82,16 +85,6 @@ export interface EngineStatus {
   probes: ProbeStatus[];
 }
 
-interface Owned {
-  key: string;
-  route: EngineRoute;
-  replicator: QueueReplicator;
-  committedOffset: bigint | undefined;
-  sourceMaxOffset: bigint | undefined;
-  commits: number;
-  lastCommitAtMs: number | undefined;
-}
-
 interface RouteRuntime {
   route: EngineRoute;
   status: RouteStatus;
@@ -101,7 +94,11 @@ export class ReplicationEngine {
   readonly config: EngineConfig;
   readonly #logger: Logger;
   readonly #clients = new Map<string, RocketMQClient>();
-  readonly #owned = new Map<string, Owned>();
+  readonly #ownership: QueueOwnership;
+  /** Delivery modes by source cluster (at-least-once keeps one checkpoint per source cluster). */
+  readonly #modes = new Map<string, DeliveryMode>();
+  /** Source max offsets at the last lag refresh, by assignment key. */
+  readonly #sourceMaxOffsets = new Map<string, bigint>();
   readonly #routes: RouteRuntime[];
   readonly #budget: ByteBudget;
   readonly #settings: ReplicatorSettings;
@@ -133,6 +130,15 @@ export class ReplicationEngine {
       inFlightBytesPerQueue: config.limits.inFlightBytesPerQueue,
       backoff: { initialMs: config.retry.initialBackoffMs, maxMs: config.retry.maxBackoffMs },
     };
+    this.#ownership = new QueueOwnership({
+      name: config.name,
+      client: (cluster) => this.client(cluster),
+      budget: this.#budget,
+      settings: this.#settings,
+      logger,
+      mode: (route) => this.#mode(route),
+      onAcknowledged: (a, latenciesMs, bytes) => this.#events.onReplicated?.(labelsOf(a), latenciesMs, bytes),
+    });
     this.#probes = new Probes(config, {
       name: config.name,
       group: this.group,
@@ -190,7 +196,7 @@ export class ReplicationEngine {
     const onError = (err: unknown): void =>
       this.#logger.warn({ err: errorMessage(err) }, "background task failed");
     this.#periodic.push(
-      new PeriodicTask(this.config.commit.intervalMs, () => this.commitAll(), onError),
+      new PeriodicTask(this.config.commit.intervalMs, () => this.#ownership.saveAll(), onError),
       new PeriodicTask(this.config.topicRefreshIntervalMs, () => this.resolveRoutes(), onError),
       new PeriodicTask(this.config.lagRefreshIntervalMs, () => this.refreshLag(), onError),
     );
@@ -218,6 +224,11 @@ export class ReplicationEngine {
       await this.#ensureGroup(route.from.cluster);
       const topics = await this.#sourceTopics(route);
       status.sourceTopics = topics;
+      const deadLetterQueues =
+        route.deadLetterTopic === undefined
+          ? undefined
+          : await this.#ensureTargetTopic(route, route.deadLetterTopic, 1);
+      const resolved = new Set<string>();
       for (const topic of topics) {
         const ownerKey = `${route.from.cluster}/${topic}`;
         const owner = this.#topicOwners.get(ownerKey);
@@ -234,12 +245,28 @@ export class ReplicationEngine {
         const targetTopic = route.to.targetTopic(topic);
         const targetQueues = await this.#ensureTargetTopic(route, targetTopic, sourceQueues.length);
         for (const queue of sourceQueues) {
-          const key = ownedKey(route, queue);
-          if (this.#owned.has(key)) continue;
-          await this.assign(route, queue, mapQueue(queue, sourceQueues, targetQueues));
+          const key = assignmentKey(route, queue);
+          resolved.add(key);
+          if (this.#ownership.has(key)) continue;
+          await this.assign({
+            route,
+            sourceQueue: queue,
+            targetQueue: mapQueue(queue, sourceQueues, targetQueues),
+            deadLetterQueue:
+              deadLetterQueues && deadLetterQueueOf(route.from.cluster, queue, deadLetterQueues),
+          });
         }
       }
-      if (route.deadLetterTopic !== undefined) await this.#ensureTargetTopic(route, route.deadLetterTopic, 1);
+      // Queues the route no longer resolves to (a topic out of a regex's reach, fewer queues):
+      // drained and released, their position saved.
+      for (const owned of this.#ownership.queues()) {
+        if (owned.assignment.route !== route || resolved.has(owned.key)) continue;
+        this.#logger.info(
+          { route: route.name, queue: queueKey(owned.assignment.sourceQueue) },
+          "source queue no longer in the route; releasing it",
+        );
+        await this.revoke(owned.key);
+      }
       status.state = "running";
       status.lastError = undefined;
     } catch (err) {
@@ -294,161 +321,45 @@ export class ReplicationEngine {
   }
 
   /**
-   * Takes ownership of a source queue: finds where to start (the group's committed offset, or
-   * the route's start position, which is then committed at once so a restart never skips what
-   * arrived in between) and starts its replicator.
+   * Takes ownership of a source queue: its delivery mode recovers where it starts (a queue never
+   * saved starts at the route's start position, saved at once so a restart never skips what
+   * arrived in between), then it runs.
    */
-  async assign(route: EngineRoute, sourceQueue: MessageQueue, targetQueue: MessageQueue): Promise<void> {
-    const key = ownedKey(route, sourceQueue);
-    if (this.#owned.has(key) || this.#stopped) return;
-    const source = this.client(route.from.cluster);
-    let start = await source.admin.queryConsumerOffset(this.group, sourceQueue);
-    // 4.x brokers answer 0 when the group has no offset; ask the offset table which it is.
-    if (start === 0n && !(await source.admin.hasConsumerOffset(this.group, sourceQueue))) start = undefined;
-    let committed = start;
-    if (start === undefined) {
-      start = await this.#startOffset(route, sourceQueue);
-      await source.admin.updateConsumerOffset(this.group, sourceQueue, start);
-      committed = start;
-      this.#logger.info(
-        {
-          route: route.name,
-          topic: sourceQueue.topic,
-          brokerName: sourceQueue.brokerName,
-          queueId: sourceQueue.queueId,
-          nextOffset: String(start),
-          start: route.start.kind,
-        },
-        "queue start position pinned",
-      );
+  async assign(assignment: QueueAssignment): Promise<void> {
+    if (this.#stopped) return;
+    await this.#ownership.take(assignment);
+  }
+
+  /** Stops replicating a source queue (by assignment key): drains in-flight sends, saves, forgets it. */
+  async revoke(key: string, options: { drain?: boolean } = {}): Promise<void> {
+    await this.#ownership.release(key, options);
+    this.#sourceMaxOffsets.delete(key);
+  }
+
+  /** Saves the position of every queue that moved. */
+  commitAll(): Promise<void> {
+    return this.#ownership.saveAll();
+  }
+
+  #mode(route: EngineRoute): DeliveryMode {
+    const cluster = route.from.cluster;
+    let mode = this.#modes.get(cluster);
+    if (mode === undefined) {
+      mode = atLeastOnceMode(this.client(cluster), this.group);
+      this.#modes.set(cluster, mode);
     }
-    const target = this.client(route.to.cluster);
-    const labels: QueueLabels = {
-      route: route.name,
-      sourceCluster: route.from.cluster,
-      targetCluster: route.to.cluster,
-      sourceTopic: sourceQueue.topic,
-      sourceBroker: sourceQueue.brokerName,
-      queueId: sourceQueue.queueId,
-      targetTopic: targetQueue.topic,
-    };
-    const replicator = new QueueReplicator(
-      {
-        sourceCluster: route.from.cluster,
-        targetCluster: route.to.cluster,
-        sourceQueue,
-        targetQueue,
-        tags: route.from.tags,
-        deadLetterTopic: route.deadLetterTopic,
-        writer: this.config.name,
-      },
-      start,
-      {
-        consumer: source.pullConsumer({ group: this.group }),
-        producer: target.producer({
-          group: `${this.group}_producer`,
-          sendTimeoutMs: this.config.send.timeoutMs,
-        }),
-        sourceAdmin: source.admin,
-        budget: this.#budget,
-        logger: this.#logger,
-        onAcknowledged: (latenciesMs, bytes) => this.#events.onReplicated?.(labels, latenciesMs, bytes),
-      },
-      this.#settings,
-    );
-    this.#owned.set(key, {
-      key,
-      route,
-      replicator,
-      committedOffset: committed,
-      sourceMaxOffset: undefined,
-      commits: 0,
-      lastCommitAtMs: undefined,
-    });
-    replicator.start();
-    this.#logger.info(
-      {
-        route: route.name,
-        topic: sourceQueue.topic,
-        brokerName: sourceQueue.brokerName,
-        queueId: sourceQueue.queueId,
-        nextOffset: String(start),
-        targetTopic: targetQueue.topic,
-        targetQueueId: targetQueue.queueId,
-      },
-      "queue assigned",
-    );
-  }
-
-  async #startOffset(route: EngineRoute, queue: MessageQueue): Promise<bigint> {
-    const source = this.client(route.from.cluster);
-    switch (route.start.kind) {
-      case "earliest":
-        return source.admin.getMinOffset(queue);
-      case "latest":
-        return source.admin.getMaxOffset(queue);
-      case "timestamp":
-        // The broker's own search is a guess (inexact on 4.x); this one checks store times.
-        return findOffsetByStoreTime(
-          source.admin,
-          source.pullConsumer({ group: this.group }),
-          queue,
-          route.start.timestampMs,
-        );
-    }
-  }
-
-  /** Stops replicating a source queue: drains in-flight sends, commits, forgets it. */
-  async revoke(
-    route: EngineRoute,
-    sourceQueue: MessageQueue,
-    options: { drain?: boolean } = {},
-  ): Promise<void> {
-    const owned = this.#owned.get(ownedKey(route, sourceQueue));
-    if (!owned) return;
-    await owned.replicator.stop({ drain: options.drain ?? true });
-    await this.#commit(owned).catch((err: unknown) =>
-      this.#logger.warn({ err: errorMessage(err) }, "final commit failed"),
-    );
-    this.#owned.delete(owned.key);
-  }
-
-  /** Commits every queue whose acknowledged position moved. */
-  async commitAll(): Promise<void> {
-    await Promise.all(
-      [...this.#owned.values()].map((o) =>
-        this.#commit(o).catch((err: unknown) =>
-          this.#logger.warn(
-            {
-              route: o.route.name,
-              topic: o.replicator.endpoints.sourceQueue.topic,
-              queueId: o.replicator.endpoints.sourceQueue.queueId,
-              err: errorMessage(err),
-            },
-            "commit failed; will retry",
-          ),
-        ),
-      ),
-    );
-  }
-
-  async #commit(owned: Owned): Promise<void> {
-    const acked = owned.replicator.progress.ackedOffset;
-    if (owned.committedOffset !== undefined && acked <= owned.committedOffset) return;
-    const source = this.client(owned.route.from.cluster);
-    await source.admin.updateConsumerOffset(this.group, owned.replicator.endpoints.sourceQueue, acked);
-    owned.committedOffset = acked;
-    owned.commits++;
-    owned.lastCommitAtMs = Date.now();
+    return mode;
   }
 
   /** Refreshes the source max offsets, for lag in messages (also for idle queues). */
   async refreshLag(): Promise<void> {
     await Promise.all(
-      [...this.#owned.values()].map(async (o) => {
+      this.#ownership.queues().map(async (o) => {
         try {
-          o.sourceMaxOffset = await this.client(o.route.from.cluster).admin.getMaxOffset(
-            o.replicator.endpoints.sourceQueue,
+          const { route, sourceQueue } = o.assignment;
+          this.#sourceMaxOffsets.set(
+            o.key,
+            await this.client(route.from.cluster).admin.getMaxOffset(sourceQueue),
           );
         } catch {
           // Lag stays at its last value; the pull loop reports the cluster's trouble.
@@ -460,15 +371,15 @@ export class ReplicationEngine {
   /** A snapshot of routes and queues for status, metrics and tests. */
   status(): EngineStatus {
     const now = Date.now();
-    const queues: QueueStatus[] = [...this.#owned.values()].map((o) => {
+    const queues: QueueStatus[] = this.#ownership.queues().map((o) => {
       const { endpoints, progress } = o.replicator;
       const position = progress.ackedOffset;
-      const lagMessages =
-        o.sourceMaxOffset === undefined ? undefined : maxBig(0n, o.sourceMaxOffset - position);
+      const sourceMaxOffset = this.#sourceMaxOffsets.get(o.key);
+      const lagMessages = sourceMaxOffset === undefined ? undefined : maxBig(0n, sourceMaxOffset - position);
       return {
         ...progress,
         errorsByKind: { ...progress.errorsByKind },
-        route: o.route.name,
+        route: o.assignment.route.name,
         sourceCluster: endpoints.sourceCluster,
         targetCluster: endpoints.targetCluster,
         sourceTopic: endpoints.sourceQueue.topic,
@@ -478,7 +389,7 @@ export class ReplicationEngine {
         targetBroker: endpoints.targetQueue.brokerName,
         targetQueueId: endpoints.targetQueue.queueId,
         committedOffset: o.committedOffset,
-        sourceMaxOffset: o.sourceMaxOffset,
+        sourceMaxOffset,
         lagMessages,
         lagMs: lagAgeMs(progress, lagMessages, now),
         commits: o.commits,
@@ -505,18 +416,35 @@ export class ReplicationEngine {
     // closed at the end, and log that as a failure.
     const periodic = this.#periodic.map((t) => t.stop());
     await this.#resolving?.catch(() => undefined);
-    await Promise.all([
-      ...[...this.#owned.values()].map((o) => o.replicator.stop(options)),
-      this.#probes.stop(options),
-      ...periodic,
-    ]);
-    if (options.drain ?? true) await this.commitAll();
+    await Promise.all([this.#ownership.stop(options), this.#probes.stop(options), ...periodic]);
     for (const c of this.#clients.values()) c.close();
   }
 }
 
-function ownedKey(route: EngineRoute, queue: MessageQueue): string {
-  return `${route.name}|${queueKey(queue)}`;
+function labelsOf({ route, sourceQueue, targetQueue }: QueueAssignment): QueueLabels {
+  return {
+    route: route.name,
+    sourceCluster: route.from.cluster,
+    targetCluster: route.to.cluster,
+    sourceTopic: sourceQueue.topic,
+    sourceBroker: sourceQueue.brokerName,
+    queueId: sourceQueue.queueId,
+    targetTopic: targetQueue.topic,
+  };
+}
+
+/**
+ * The dead-letter queue of a source queue: fixed (a hash of the source queue's identity), so
+ * exactly-once recovery knows the one queue a dead letter of it may have landed in.
+ */
+function deadLetterQueueOf(
+  cluster: string,
+  queue: MessageQueue,
+  queues: readonly MessageQueue[],
+): MessageQueue {
+  const sorted = [...queues].sort(compareQueues);
+  if (sorted.length === 0) throw new RmqError("RMQ_NO_QUEUE", "the dead-letter topic has no writable queue");
+  return sorted[crc32(Buffer.from(`${cluster}|${queueKey(queue)}`)) % sorted.length] as MessageQueue;
 }
 
 function errorMessage(err: unknown): string {

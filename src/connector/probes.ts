@@ -27,10 +27,11 @@ import type { RocketMQClient } from "../client/rocketmq-client.js";
 import { compareQueues, queueKey, type MessageQueue } from "../client/types.js";
 import { RmqError } from "../protocol/errors.js";
 import { backoffDelay, type BackoffOptions } from "./backoff.js";
-import type { ByteBudget } from "./byte-budget.js";
 import type { EngineConfig, EngineRoute } from "./engine-config.js";
 import { PeriodicTask } from "./periodic-task.js";
-import { QueueReplicator, type ReplicatorSettings } from "./queue-replicator.js";
+import { atLeastOnce } from "./delivery.js";
+import { createPipeline, type PipelineHost } from "./pipeline.js";
+import type { QueueReplicator } from "./queue-replicator.js";
 
 /** The connector-owned topic probes are written to (source) and replicated into (target). */
 export const PROBE_TOPIC = "rocketmq-connector-probe";
@@ -95,13 +96,9 @@ export interface ProbeLabels {
 }
 
 /** What the probes need from the engine. */
-export interface ProbeHost {
-  /** The connector's name: the probes' tag and the consumer group holding their progress. */
-  name: string;
+export interface ProbeHost extends PipelineHost {
+  /** The consumer group holding probe progress (the connector's name, as for data queues). */
   group: string;
-  client(cluster: string): RocketMQClient;
-  budget: ByteBudget;
-  settings: ReplicatorSettings;
   backoff: BackoffOptions;
   commitIntervalMs: number;
   logger: Logger;
@@ -304,29 +301,20 @@ class RouteProbe {
       const committed = this.#committed.get(key);
       if (committed === undefined || start > committed) this.#committed.set(key, start);
     }
-    const replicator = new QueueReplicator(
-      {
+    // Probes are at-least-once whatever the route's delivery: a probe sent twice reports one
+    // latency twice, and recovering a probe queue from the target would only slow the start.
+    const replicator = createPipeline(this.#host, {
+      endpoints: {
         sourceCluster: this.route.from.cluster,
         targetCluster: this.route.to.cluster,
         sourceQueue,
         targetQueue,
         tags: this.#tag,
-        writer: this.#host.name,
       },
-      start,
-      {
-        consumer: source.pullConsumer({ group }),
-        producer: target.producer({
-          group: `${group}_producer`,
-          sendTimeoutMs: this.#host.settings.sendTimeoutMs,
-        }),
-        sourceAdmin: source.admin,
-        budget: this.#host.budget,
-        logger: this.#host.logger,
-        onAcknowledged: (latenciesMs) => this.#acknowledged(latenciesMs),
-      },
-      this.#host.settings,
-    );
+      start: { offset: start },
+      policy: atLeastOnce,
+      onAcknowledged: (latenciesMs) => this.#acknowledged(latenciesMs),
+    });
     if (this.#stopped) throw stoppedError();
     replicator.start();
     this.#host.logger.info(

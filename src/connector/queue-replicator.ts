@@ -1,5 +1,6 @@
 /**
- * Replicates one source queue into one target queue, in order, at least once.
+ * Replicates one source queue into one target queue, in order, with the guarantee its delivery
+ * policy gives (delivery.ts: at-least-once or exactly-once).
  *
  * Two loops joined by an ordered buffer: the pull loop long-polls the source and maps messages
  * into the buffer while in-flight limits allow (so the next pull overlaps the current send);
@@ -8,8 +9,14 @@
  * target (or deliberately not sent: filtered, loop-prevented, dead-lettered); only it is ever
  * committed, so a crash re-sends but never skips.
  *
- * A send that fails with a retriable error (connection, timeout, busy) is retried with backoff;
- * its outcome was unknown, so the target may hold a duplicate (at-least-once). A message the
+ * Sends go one request at a time, in source order, to one target queue (and the route's
+ * dead-letter queue): at most one request of this queue has an unknown outcome at any moment,
+ * which is what exactly-once recovery relies on. A send the broker certainly did not store (busy,
+ * not available) is retried with backoff. A send whose outcome is unknown (timeout, lost
+ * connection) is settled by the policy first: at-least-once sends it again (the target may hold a
+ * duplicate); exactly-once reads the target to learn what landed and sends only the rest. Each
+ * acknowledgement's SendResult moves the queue's target position (`targets`), which checkpoints
+ * record as the watermark of recovery. A message the
  * target refuses for good is isolated (the batch is re-sent one message at a time) and then
  * dead-lettered if the route has a dead-letter topic, or else stops this queue at that message
  * with an error naming topic, queue and offset. Nothing is skipped silently.
@@ -23,12 +30,13 @@ import type { Admin } from "../client/admin.js";
 import type { Logger } from "../client/logger.js";
 import type { Producer } from "../client/producer.js";
 import type { PullConsumer } from "../client/pull-consumer.js";
-import type { Message, MessageQueue } from "../client/types.js";
+import { queueKey, type Message, type MessageQueue, type SendResult } from "../client/types.js";
 import { RmqError } from "../protocol/errors.js";
-import { ResponseCode } from "../protocol/codes.js";
+import { crc32 } from "../protocol/crc32.js";
 import { EncodedProperties, encodeProperties, rewriteProperties } from "../protocol/properties.js";
 import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
 import type { ByteBudget } from "./byte-budget.js";
+import { classifySendFailure, type DeliveryPolicy } from "./delivery.js";
 import { mapMessage, pulledFrom, wouldLoop } from "./message-mapping.js";
 import { RingQueue } from "./ring-queue.js";
 
@@ -50,6 +58,8 @@ export interface QueueEndpoints {
   targetCluster: string;
   sourceQueue: MessageQueue;
   targetQueue: MessageQueue;
+  /** The fixed queue of the dead-letter topic this source queue's refused messages go to. */
+  deadLetterQueue?: MessageQueue | undefined;
   /** Tag expression applied at the source ("*" for all). */
   tags: string;
   deadLetterTopic?: string | undefined;
@@ -64,6 +74,8 @@ export interface ReplicatorDeps {
   sourceAdmin: Admin;
   budget: ByteBudget;
   logger: Logger;
+  /** What an unknown send outcome leads to (at-least-once or exactly-once). */
+  policy: DeliveryPolicy;
   /**
    * Called after the target acknowledged messages, with each one's latency (ack time minus source
    * store time, ms) and their body bytes. For histograms; must not throw.
@@ -124,6 +136,38 @@ export interface QueueProgress {
   errorsByKind: Record<string, number>;
 }
 
+/** A target queue this source queue writes to, and the target offset just past its last message there. */
+export interface TargetPosition {
+  queue: MessageQueue;
+  /**
+   * Every message of this source queue sent to `queue` after this moment lands at or above this
+   * offset (it grows with each acknowledgement, F3.3); a checkpoint's watermark.
+   */
+  nextOffset: bigint;
+}
+
+/** The last source message the target acknowledged: re-read at recovery to detect a recreated topic. */
+export interface SourceFingerprint {
+  offset: bigint;
+  storeMs: number;
+  bodyCrc: number;
+}
+
+/** Where a queue stands, for checkpoints: a snapshot, safe to keep. */
+export interface QueuePosition {
+  /** Everything before it is acknowledged by the target, or deliberately not sent. */
+  nextSourceOffset: bigint;
+  targets: TargetPosition[];
+  fingerprint: SourceFingerprint | undefined;
+}
+
+/** Where a replicator starts. */
+export interface StartPosition {
+  offset: bigint;
+  /** Known target positions (from recovery); others start unknown (0: nothing is assumed). */
+  targets?: readonly TargetPosition[] | undefined;
+}
+
 type Item =
   | {
       kind: "message";
@@ -135,13 +179,11 @@ type Item =
     }
   | { kind: "skip"; nextOffset: bigint };
 
-/** Error codes that mean "this message will never be accepted", as opposed to "try later". */
-const POISON_CODES = new Set(["RMQ_INVALID_PROPERTY", "RMQ_PROPERTIES_TOO_LONG", "RMQ_INVALID_ARGUMENT"]);
 function isPoison(err: unknown): boolean {
-  if (!(err instanceof RmqError)) return false;
-  if (POISON_CODES.has(err.code)) return true;
-  return err.context.responseCode === ResponseCode.MESSAGE_ILLEGAL;
+  return classifySendFailure(err) === "poison";
 }
+
+type MessageItem = Extract<Item, { kind: "message" }>;
 
 /** What a dead-lettered message keeps besides provenance when its properties are refused. */
 const DEAD_LETTER_KEPT = new Set(["TAGS", "KEYS", "UNIQ_KEY"]);
@@ -182,16 +224,22 @@ export class QueueReplicator {
   #loops: Promise<unknown> | undefined;
   /** After a permanent failure in a batch, send one at a time up to this offset to find the culprit. */
   #singleUntil = -1n;
+  /** Target positions by queue key: the data queue, and the dead-letter queue once used. */
+  readonly #targets = new Map<string, TargetPosition>();
+  /** The newest acknowledged message (its body for the fingerprint's CRC, computed when asked). */
+  #lastSent: { offset: bigint; storeMs: number; body: Buffer } | undefined;
 
   constructor(
     endpoints: QueueEndpoints,
-    startOffset: bigint,
+    start: StartPosition,
     deps: ReplicatorDeps,
     settings: ReplicatorSettings,
   ) {
     this.endpoints = endpoints;
     this.#deps = deps;
     this.#settings = settings;
+    const startOffset = start.offset;
+    for (const t of start.targets ?? []) this.#targets.set(queueKey(t.queue), { ...t });
     this.progress = {
       state: "starting",
       pullOffset: startOffset,
@@ -214,6 +262,19 @@ export class QueueReplicator {
       pullFailure: undefined,
       sendFailure: undefined,
       errorsByKind: {},
+    };
+  }
+
+  /** Where the queue stands now, for a checkpoint. */
+  position(): QueuePosition {
+    const last = this.#lastSent;
+    return {
+      nextSourceOffset: this.progress.ackedOffset,
+      targets: [...this.#targets.values()].map((t) => ({ ...t })),
+      fingerprint:
+        last === undefined
+          ? undefined
+          : { offset: last.offset, storeMs: last.storeMs, bodyCrc: crc32(last.body) },
     };
   }
 
@@ -311,7 +372,7 @@ export class QueueReplicator {
         );
       }
       this.progress.filteredMessages += result.filteredOut;
-      const items: Extract<Item, { kind: "message" }>[] = [];
+      const items: MessageItem[] = [];
       let pulledBytes = 0;
       for (const m of result.messages) {
         if (wouldLoop(m, sourceCluster, targetCluster)) {
@@ -384,14 +445,19 @@ export class QueueReplicator {
       if (this.#stopping() && !this.#drain) return;
       if (this.progress.state === "failed") return;
       const batch = this.#takeBatch();
-      const messages = batch.filter((i): i is Extract<Item, { kind: "message" }> => i.kind === "message");
+      const messages = batch.filter((i): i is MessageItem => i.kind === "message");
+      const queue = this.endpoints.targetQueue;
+      const watermark = this.#targetNext(queue);
+      const writtenAtMs = Date.now();
       try {
-        await this.#send(messages.map((m) => m.message));
+        const result = await this.#send(messages.map((m) => m.message));
         attempt = 0;
         this.#recovered("send");
+        this.#advanceTarget(result.queue, result.queueOffset + BigInt(messages.length));
         this.#acknowledge(batch.length, messages);
       } catch (err) {
-        if (isPoison(err)) {
+        const failure = classifySendFailure(err);
+        if (failure === "poison") {
           if (messages.length > 1) {
             // Find the culprit: re-send this run one message at a time.
             this.#singleUntil = (messages[messages.length - 1] as { sourceOffset: bigint }).sourceOffset;
@@ -409,9 +475,64 @@ export class QueueReplicator {
         this.progress.sendRetries++;
         this.#recordError("send", err, "send");
         if (this.#stopping() && !this.#drain) return;
+        if (failure === "unknown" && messages.length > 0) {
+          const sourceOffsets = messages.map((m) => m.sourceOffset);
+          const landed = await this.#settle({ queue, sourceOffsets, watermark, writtenAtMs, error: err });
+          if (landed === undefined) return; // stopping
+          if (landed > 0) {
+            this.#recovered("send");
+            this.#acknowledge(itemsThrough(batch, landed), messages.slice(0, landed));
+            attempt = 0;
+            continue;
+          }
+        }
         await sleep(backoffDelay(attempt++, this.#settings.backoff), this.#hardStop.signal);
       }
     }
+  }
+
+  /**
+   * Asks the policy what landed of a send whose outcome is unknown, retrying with backoff while it
+   * cannot tell (the target away): nothing of this queue is sent meanwhile, which keeps "at most
+   * one unknown request per queue". Undefined when the queue stops first.
+   */
+  async #settle(send: Parameters<DeliveryPolicy["settle"]>[0]): Promise<number | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#hardStop.signal.aborted || (this.#stopping() && !this.#drain)) return undefined;
+      try {
+        const settled = await this.#deps.policy.settle(send, this.#hardStop.signal);
+        if (settled.nextTargetOffset !== undefined) this.#advanceTarget(send.queue, settled.nextTargetOffset);
+        if (this.#deps.policy.kind === "exactly-once") {
+          this.#deps.logger.info(
+            {
+              topic: this.endpoints.sourceQueue.topic,
+              brokerName: this.endpoints.sourceQueue.brokerName,
+              queueId: this.endpoints.sourceQueue.queueId,
+              target: queueKey(send.queue),
+              sent: send.sourceOffsets.length,
+              landed: settled.landed,
+            },
+            "unknown send outcome settled from the target",
+          );
+        }
+        return settled.landed;
+      } catch (err) {
+        if (this.#hardStop.signal.aborted) return undefined;
+        this.#recordError("settle", err, "send");
+        await sleep(backoffDelay(attempt, this.#settings.backoff), this.#hardStop.signal);
+      }
+    }
+  }
+
+  #targetNext(queue: MessageQueue): bigint {
+    return this.#targets.get(queueKey(queue))?.nextOffset ?? 0n;
+  }
+
+  #advanceTarget(queue: MessageQueue, nextOffset: bigint): void {
+    const key = queueKey(queue);
+    const known = this.#targets.get(key);
+    if (known === undefined) this.#targets.set(key, { queue, nextOffset });
+    else if (nextOffset > known.nextOffset) known.nextOffset = nextOffset;
   }
 
   /** Takes (without removing) the next run of items that can go in one send. */
@@ -443,7 +564,7 @@ export class QueueReplicator {
     return out;
   }
 
-  async #send(messages: Message[]): Promise<void> {
+  async #send(messages: Message[]): Promise<SendResult> {
     const { producer } = this.#deps;
     const options = {
       queue: this.endpoints.targetQueue,
@@ -451,16 +572,12 @@ export class QueueReplicator {
       signal: this.#hardStop.signal,
     };
     this.progress.sends++;
-    if (messages.length === 1) await producer.send(messages[0] as Message, options);
-    else await producer.sendBatch(messages, options);
+    if (messages.length === 1) return producer.send(messages[0] as Message, options);
+    return producer.sendBatch(messages, options);
   }
 
   /** Removes `count` items from the buffer after the target acknowledged their messages. */
-  #acknowledge(
-    count: number,
-    sent: readonly Extract<Item, { kind: "message" }>[],
-    deadLettered?: Extract<Item, { kind: "message" }>,
-  ): void {
+  #acknowledge(count: number, sent: readonly MessageItem[], deadLettered?: MessageItem): void {
     const last = this.#buffer.at(Math.min(count, this.#buffer.length) - 1);
     if (last) this.progress.ackedOffset = last.nextOffset;
     const now = Date.now();
@@ -473,7 +590,8 @@ export class QueueReplicator {
     if (sent.length > 0) {
       this.progress.replicatedMessages += sent.length;
       this.progress.replicatedBytes += sent.reduce((n, m) => n + m.message.body.length, 0);
-      const newest = sent[sent.length - 1] as { storeMs: number };
+      const newest = sent[sent.length - 1] as MessageItem;
+      this.#lastSent = { offset: newest.sourceOffset, storeMs: newest.storeMs, body: newest.message.body };
       this.progress.lastSyncAtMs = now;
       this.progress.lastSourceStoreMs = newest.storeMs;
       this.progress.lastLatencyMs = Math.max(0, now - (sent[0] as { storeMs: number }).storeMs);
@@ -506,7 +624,7 @@ export class QueueReplicator {
     if (n > 0) this.#acknowledge(n, []);
   }
 
-  async #deadLetter(item: Extract<Item, { kind: "message" }>, cause: unknown): Promise<boolean> {
+  async #deadLetter(item: MessageItem, cause: unknown): Promise<boolean> {
     const topic = this.endpoints.deadLetterTopic;
     if (topic === undefined) return false;
     const reason = cause instanceof Error ? cause.message : String(cause);
@@ -525,12 +643,17 @@ export class QueueReplicator {
       properties: rewriteProperties(own, isDeadLetterInfo, info),
     };
     let strippedProperties = false;
+    const queue = this.endpoints.deadLetterQueue;
     for (let attempt = 0; ; attempt++) {
+      const watermark = queue === undefined ? 0n : this.#targetNext(queue);
+      const writtenAtMs = Date.now();
       try {
-        await this.#deps.producer.send(message, {
+        const result = await this.#deps.producer.send(message, {
+          ...(queue === undefined ? {} : { queue }),
           timeoutMs: this.#settings.sendTimeoutMs,
           signal: this.#hardStop.signal,
         });
+        this.#advanceTarget(result.queue, result.queueOffset + 1n);
         this.#recovered("send");
         this.#deps.logger.warn(
           {
@@ -559,6 +682,17 @@ export class QueueReplicator {
           continue;
         }
         if (this.#stopping() && !this.#drain) return false;
+        if (queue !== undefined && classifySendFailure(err) === "unknown") {
+          const landed = await this.#settle({
+            queue,
+            sourceOffsets: [item.sourceOffset],
+            watermark,
+            writtenAtMs,
+            error: err,
+          });
+          if (landed === undefined) return false;
+          if (landed > 0) return true;
+        }
         await sleep(backoffDelay(attempt, this.#settings.backoff), this.#hardStop.signal);
       }
     }
@@ -657,4 +791,13 @@ export class QueueReplicator {
     this.progress.inFlightMessages = 0;
     this.progress.inFlightBytes = 0;
   }
+}
+
+/** How many leading items of `batch` end with its `messages`-th message (the skips before it included). */
+function itemsThrough(batch: readonly Item[], messages: number): number {
+  let seen = 0;
+  for (let i = 0; i < batch.length; i++) {
+    if (batch[i]?.kind === "message" && ++seen === messages) return i + 1;
+  }
+  return batch.length;
 }

@@ -135,12 +135,14 @@ export const ResponseCode = {
   FLUSH_SLAVE_TIMEOUT: 12,
   MESSAGE_ILLEGAL: 13,
   SERVICE_NOT_AVAILABLE: 14,
+  NO_PERMISSION: 16,
   TOPIC_NOT_EXIST: 17,
   PULL_NOT_FOUND: 19,
   PULL_RETRY_IMMEDIATELY: 20,
   PULL_OFFSET_MOVED: 21,
   QUERY_NOT_FOUND: 22,
   SUBSCRIPTION_GROUP_NOT_EXIST: 26,
+  INVALID_PARAMETER: 29,
 } as const;
 
 /** Describes a response code, including ones missing from the table. */
