@@ -12,7 +12,7 @@
  * nothing was stored, and a queue needs no recovery for those.
  */
 import type { MessageQueue } from "../client/types.js";
-import { BrokerError, RmqError } from "../protocol/errors.js";
+import { BrokerError, ProtocolError, RmqError } from "../protocol/errors.js";
 import { ResponseCode } from "../protocol/codes.js";
 import { AbortedError, ConnectionError, RequestTimeoutError } from "../transport/errors.js";
 
@@ -58,8 +58,14 @@ export function classifySendFailure(err: unknown): SendFailure {
     }
     return "unknown";
   }
-  // A request written and then lost, timed out or abandoned: the broker may still store it.
-  if (err instanceof ConnectionError || err instanceof RequestTimeoutError || err instanceof AbortedError)
+  // A request written and then lost, timed out or abandoned, or answered with bytes we could not
+  // read: the broker may have stored it, or may still.
+  if (
+    err instanceof ConnectionError ||
+    err instanceof RequestTimeoutError ||
+    err instanceof AbortedError ||
+    err instanceof ProtocolError
+  )
     return "unknown";
   // Raised by the client before anything was written (no route, no queue, a bad argument).
   return "not-stored";
