@@ -9,6 +9,7 @@ import {
   defaultSubscriptionGroupConfig,
   type SubscriptionGroupConfig,
 } from "../protocol/headers/admin.js";
+import { decodeBrokerRuntimeInfo, type BrokerRuntimeInfo } from "../protocol/broker-runtime-info.js";
 import { decodeOffsetResponse } from "../protocol/headers/offsets.js";
 import { MASTER_ID, type ClusterInfo } from "../protocol/headers/route.js";
 import { toExtFields } from "../protocol/remoting-command.js";
@@ -38,8 +39,12 @@ export interface CreateSubscriptionGroupOptions extends CallOptions {
   config?: Partial<SubscriptionGroupConfig>;
 }
 
+export type { BrokerRuntimeInfo } from "../protocol/broker-runtime-info.js";
+
 export class Admin {
   readonly #ctx: ClientContext;
+  /** brokerName -> master address, from the last cluster info; dropped when a call to it fails. */
+  readonly #masterByBroker = new Map<string, string>();
 
   constructor(ctx: ClientContext) {
     this.#ctx = ctx;
@@ -81,6 +86,55 @@ export class Admin {
       });
     }
     return addresses;
+  }
+
+  /**
+   * The master address of broker `brokerName`, from the NameServer's cluster info (cached until
+   * a call to it fails). Throws RmqError RMQ_NO_BROKER when no master of that name is registered.
+   */
+  async masterAddressOfBroker(brokerName: string, options: CallOptions = {}): Promise<string> {
+    const cached = this.#masterByBroker.get(brokerName);
+    if (cached !== undefined) return cached;
+    const info = await this.getClusterInfo(options);
+    for (const b of info.brokers) {
+      const address = b.brokerAddrs.get(MASTER_ID);
+      if (address !== undefined) this.#masterByBroker.set(b.brokerName, address);
+    }
+    const address = this.#masterByBroker.get(brokerName);
+    if (address === undefined) {
+      throw new RmqError(
+        "RMQ_NO_BROKER",
+        `no master of broker ${brokerName} is registered with the NameServer`,
+        {
+          retriable: true,
+          context: { brokerName },
+        },
+      );
+    }
+    return address;
+  }
+
+  /**
+   * The runtime figures of broker `brokerName`'s master (GET_BROKER_RUNTIME_INFO, 28): commit-log
+   * end, dispatch lag, put-lock hold time, send-queue head age, and every other key in `raw`.
+   * Throws RMQ_NO_BROKER, BrokerError, ConnectionError / RequestTimeoutError, or ProtocolError
+   * when the body is not a KVTable with commitLogMaxOffset.
+   */
+  async getBrokerRuntimeInfo(brokerName: string, options: CallOptions = {}): Promise<BrokerRuntimeInfo> {
+    const address = await this.masterAddressOfBroker(brokerName, options);
+    try {
+      const response = await this.#ctx.pool.request(
+        address,
+        { code: RequestCode.GET_BROKER_RUNTIME_INFO },
+        { timeoutMs: options.timeoutMs ?? this.#ctx.requestTimeoutMs, signal: options.signal },
+      );
+      expectCodes(response, `runtime info of broker ${brokerName}`, { address, brokerName });
+      return decodeBrokerRuntimeInfo(response.body);
+    } catch (err) {
+      // A restarted or failed-over master may have a new address: look it up again next time.
+      this.#masterByBroker.delete(brokerName);
+      throw err;
+    }
   }
 
   /**

@@ -12,7 +12,12 @@ export {
   type PullResult,
 } from "./pull-consumer.js";
 export { findOffsetByStoreTime } from "./offset-search.js";
-export { Admin, type CreateTopicOptions, type CreateSubscriptionGroupOptions } from "./admin.js";
+export {
+  Admin,
+  type BrokerRuntimeInfo,
+  type CreateTopicOptions,
+  type CreateSubscriptionGroupOptions,
+} from "./admin.js";
 export { NameServerClient, TopicRoute, parseNamesrvList, type CallOptions } from "./name-server.js";
 export { silentLogger, type Logger } from "./logger.js";
 export {

@@ -1,0 +1,259 @@
+/**
+ * The fail-safe decisions of the target scan and the dispatch rule, on scripted broker answers
+ * for what a test cluster cannot be made to do on demand: a min offset raised by retention, a
+ * consume-queue hole, a pull that skips offsets, a dispatch that never catches up. The same
+ * functions run against real brokers in test/e2e/target-fence.test.ts.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { PullOptions, PullResult } from "../../src/client/pull-consumer.js";
+import type { BrokerRuntimeInfo } from "../../src/protocol/broker-runtime-info.js";
+import { RmqError } from "../../src/protocol/errors.js";
+import type { MessageExt } from "../../src/protocol/message.js";
+import {
+  findLatestOfSource,
+  scanQueueForSource,
+  waitBrokerSettled,
+  waitForDispatch,
+} from "../../src/connector/target-fence.js";
+
+const queue = { topic: "T", brokerName: "b", queueId: 0 };
+
+function message(queueOffset: bigint, source: bigint | undefined): MessageExt {
+  return {
+    queueOffset,
+    properties: source === undefined ? {} : { S: String(source) },
+  } as unknown as MessageExt;
+}
+const match = (m: MessageExt): bigint | undefined =>
+  m.properties["S"] ? BigInt(m.properties["S"]) : undefined;
+
+/** A queue of offsets [min, max) whose pulls return up to `cap` messages; `tamper` edits an answer. */
+function fakeQueue(
+  min: bigint,
+  max: bigint,
+  sourceAt: (o: bigint) => bigint | undefined,
+  tamper: (r: PullResult, o: PullOptions) => PullResult = (r) => r,
+  cap = 32,
+) {
+  const pulls: bigint[] = [];
+  return {
+    pulls,
+    admin: {
+      getMinOffset: () => Promise.resolve(min),
+      getMaxOffset: () => Promise.resolve(max),
+    },
+    consumer: {
+      pull(o: PullOptions): Promise<PullResult> {
+        pulls.push(o.offset);
+        assert.equal(o.suspendTimeoutMs, 0);
+        assert.equal(o.decompress, false);
+        assert.equal(o.commitOffset, undefined);
+        const messages: MessageExt[] = [];
+        const n = Math.min(o.maxMessages ?? 32, cap);
+        for (let x = o.offset; x < max && messages.length < n; x++) messages.push(message(x, sourceAt(x)));
+        const result: PullResult = {
+          status: messages.length > 0 ? "FOUND" : "NO_NEW_MSG",
+          nextBeginOffset: o.offset + BigInt(messages.length),
+          minOffset: min,
+          maxOffset: max,
+          messages,
+          filteredOut: 0,
+        };
+        return Promise.resolve(tamper(result, o));
+      },
+    },
+  };
+}
+
+function isUnreadable(pattern: RegExp) {
+  return (err: unknown) =>
+    err instanceof RmqError && err.code === "RMQ_EO_CHECKPOINT_UNREADABLE" && pattern.test(err.message);
+}
+
+test("scan finds the highest source offset in short pulls and reads exactly [from, max)", async () => {
+  // Three sources interleaved; ours (S set) every third offset, with offsets not in target order.
+  const q = fakeQueue(
+    10n,
+    200n,
+    (o) => (o % 3n === 0n ? 1000n - (o % 7n) * 10n + o : undefined),
+    undefined,
+    8,
+  );
+  const r = await scanQueueForSource(q.consumer, q.admin, queue, 20n, match);
+  let best = -1n;
+  let at = -1n;
+  for (let o = 20n; o < 200n; o++) {
+    const s = o % 3n === 0n ? 1000n - (o % 7n) * 10n + o : undefined;
+    if (s !== undefined && s > best) [best, at] = [s, o];
+  }
+  assert.deepEqual(r, { highest: { sourceOffset: best, targetOffset: at }, endOffset: 200n, scanned: 180 });
+  assert.equal(q.pulls[0], 20n);
+});
+
+test("scan of an empty range (from = max) reads nothing and finds nothing", async () => {
+  const q = fakeQueue(0n, 50n, () => 1n);
+  assert.deepEqual(await scanQueueForSource(q.consumer, q.admin, queue, 50n, match), {
+    highest: undefined,
+    endOffset: 50n,
+    scanned: 0,
+  });
+  assert.equal(q.pulls.length, 0);
+});
+
+test("scan fails safe below the min offset, beyond the max offset, and past endOffset > max", async () => {
+  const q = fakeQueue(100n, 200n, () => 1n);
+  await assert.rejects(
+    scanQueueForSource(q.consumer, q.admin, queue, 99n, match),
+    isUnreadable(/offset 99 is below the queue's min offset 100/),
+  );
+  await assert.rejects(
+    scanQueueForSource(q.consumer, q.admin, queue, 201n, match),
+    isUnreadable(/offset 201 is beyond the queue's max offset 200/),
+  );
+  await assert.rejects(
+    scanQueueForSource(q.consumer, q.admin, queue, 150n, match, { endOffset: 250n }),
+    isUnreadable(/250 \(the scan's end\)/),
+  );
+  assert.equal(q.pulls.length, 0);
+});
+
+test("scan fails safe when a pull answers OFFSET_ILLEGAL, NO_NEW_MSG or NO_MATCHED_MSG inside the range", async () => {
+  for (const status of ["OFFSET_ILLEGAL", "NO_NEW_MSG", "NO_MATCHED_MSG"] as const) {
+    const q = fakeQueue(
+      0n,
+      100n,
+      () => 1n,
+      (r, o) => (o.offset >= 64n ? { ...r, status, messages: [], nextBeginOffset: 80n } : r),
+    );
+    await assert.rejects(
+      scanQueueForSource(q.consumer, q.admin, queue, 0n, match),
+      isUnreadable(new RegExp(`offset 64 answered ${status}`)),
+    );
+  }
+});
+
+test("scan fails safe on a gap: a message at an unexpected offset, or nextBeginOffset jumping", async () => {
+  const skipped = fakeQueue(
+    0n,
+    100n,
+    () => 1n,
+    (r, o) => (o.offset === 32n ? { ...r, messages: r.messages.filter((m) => m.queueOffset !== 40n) } : r),
+  );
+  await assert.rejects(
+    scanQueueForSource(skipped.consumer, skipped.admin, queue, 0n, match),
+    isUnreadable(/offset 40 was expected but the broker returned offset 41/),
+  );
+  const jumped = fakeQueue(
+    0n,
+    100n,
+    () => 1n,
+    (r, o) => (o.offset === 32n ? { ...r, nextBeginOffset: r.nextBeginOffset + 5n } : r),
+  );
+  await assert.rejects(
+    scanQueueForSource(jumped.consumer, jumped.admin, queue, 0n, match),
+    isUnreadable(/offset 64 was expected next but the broker says 69/),
+  );
+});
+
+test("findLatestOfSource returns the highest match of the first step (from the end) that has one", async () => {
+  // Ours at offsets 100..139 with source offsets descending in places: the last step [168, 200)
+  // has none, step [136, 168) has 136..139 -> highest source among them.
+  const q = fakeQueue(0n, 200n, (o) =>
+    o >= 100n && o < 140n ? 5000n - o * (o % 2n === 0n ? 1n : 2n) : undefined,
+  );
+  const hit = await findLatestOfSource(q.consumer, q.admin, queue, match, { maxMessages: 1000 });
+  assert.deepEqual(hit, { sourceOffset: 5000n - 136n, targetOffset: 136n });
+  assert.deepEqual(q.pulls, [168n, 136n]);
+});
+
+test("findLatestOfSource gives up after maxMessages or at the min offset", async () => {
+  const far = fakeQueue(0n, 200n, (o) => (o < 10n ? 1n : undefined));
+  assert.equal(
+    await findLatestOfSource(far.consumer, far.admin, queue, match, { maxMessages: 100 }),
+    undefined,
+  );
+  assert.deepEqual(far.pulls, [168n, 136n, 104n, 100n]);
+  const none = fakeQueue(150n, 200n, () => undefined);
+  assert.equal(
+    await findLatestOfSource(none.consumer, none.admin, queue, match, { maxMessages: 1000 }),
+    undefined,
+  );
+  assert.deepEqual(none.pulls, [168n, 150n]);
+});
+
+function runtimeInfo(max: bigint, behind: bigint | undefined, lock = 0, head = 0): BrokerRuntimeInfo {
+  return {
+    raw: {},
+    commitLogMaxOffset: max,
+    dispatchBehindBytes: behind,
+    pageCacheLockTimeMills: lock,
+    sendThreadPoolQueueHeadWaitTimeMills: head,
+  };
+}
+
+function scripted(answers: BrokerRuntimeInfo[]) {
+  let i = 0;
+  return {
+    getBrokerRuntimeInfo: () =>
+      Promise.resolve(answers[Math.min(i++, answers.length - 1)] as BrokerRuntimeInfo),
+    get calls() {
+      return i;
+    },
+  };
+}
+
+test("waitForDispatch waits until max - behind reaches the FIRST answer's max, not a later one's", async () => {
+  // First answer: C = 1000, behind 300. Then the log grows; 1500 - 500 = 1000 >= C settles it
+  // although that answer's own max (1500) is not dispatched.
+  const admin = scripted([
+    runtimeInfo(1000n, 300n),
+    runtimeInfo(1200n, 400n),
+    runtimeInfo(1500n, 501n),
+    runtimeInfo(1500n, 500n),
+  ]);
+  const r = await waitForDispatch(admin, "b", { pollMs: 1 });
+  assert.equal(r.polls, 4);
+  assert.equal(admin.calls, 4);
+  const settled = scripted([runtimeInfo(1000n, 0n)]);
+  assert.equal((await waitForDispatch(settled, "b")).polls, 1);
+});
+
+test("waitForDispatch times out naming the broker and the figures; a missing key is refused", async () => {
+  await assert.rejects(
+    waitForDispatch(scripted([runtimeInfo(1000n, 10n)]), "broker-x", { timeoutMs: 30, pollMs: 5 }),
+    (err: unknown) =>
+      err instanceof RmqError &&
+      err.code === "RMQ_EO_DISPATCH_TIMEOUT" &&
+      /broker broker-x has not dispatched its commit log up to 1000 within 30 ms \(last answer: commitLogMaxOffset 1000, dispatchBehindBytes 10/.test(
+        err.message,
+      ),
+  );
+  await assert.rejects(
+    waitForDispatch(scripted([runtimeInfo(1n, undefined)]), "b"),
+    /no dispatchBehindBytes/,
+  );
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(waitForDispatch(scripted([runtimeInfo(1n, 0n)]), "b", { signal: controller.signal }), {
+    name: "AbortedError",
+  });
+});
+
+test("waitBrokerSettled waits out a held put lock and an old send-queue head, else names them", async () => {
+  const admin = scripted([
+    runtimeInfo(0n, 0n, 1200, 0),
+    runtimeInfo(0n, 0n, 0, 450),
+    runtimeInfo(0n, 0n, 0, 200),
+  ]);
+  assert.equal((await waitBrokerSettled(admin, "b", { pollMs: 1 })).polls, 3);
+  await assert.rejects(
+    waitBrokerSettled(scripted([runtimeInfo(0n, 0n, 3, 900)]), "b2", { timeoutMs: 20, pollMs: 5 }),
+    (err: unknown) =>
+      err instanceof RmqError &&
+      err.code === "RMQ_EO_BROKER_STALLED" &&
+      /broker b2 is still stalled after 20 ms: pageCacheLockTimeMills 3 \(limit 0\), sendThreadPoolQueueHeadWaitTimeMills 900 \(limit 200\)/.test(
+        err.message,
+      ),
+  );
+});
