@@ -196,7 +196,16 @@ export async function verifyRoutes(config: EngineConfig, options: VerifyOptions)
 }
 
 function zeroCounts(): VerifyCounts {
-  return Object.fromEntries(COUNT_NAMES.map((n) => [n, 0])) as unknown as VerifyCounts;
+  return {
+    checked: 0,
+    missing: 0,
+    duplicated: 0,
+    outOfOrder: 0,
+    altered: 0,
+    filtered: 0,
+    loopSkipped: 0,
+    deadLettered: 0,
+  };
 }
 
 /** The check of one route (see the file comment for its three steps). */

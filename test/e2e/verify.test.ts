@@ -45,7 +45,13 @@ describe("verify", () => {
   const routes = [
     { from: "a", to: "b", topic: main },
     { from: "a", to: "b", topic: filtered, tags: "keep" },
-    { from: "a", to: "b", topic: hand, targetTopic: (t: string) => `${t}_copy` },
+    {
+      from: "a",
+      to: "b",
+      topic: hand,
+      targetTopic: (t: string) => `${t}_copy`,
+      deadLetterTopic: `${hand}_dlq`,
+    },
   ];
   const verifyConfig = () => testConfig(name, clusters, routes);
   const verify = (options: Partial<Parameters<typeof verifyRoutes>[1]> = {}): Promise<VerifyReport> =>
@@ -171,16 +177,19 @@ describe("verify", () => {
     );
   });
 
-  it("finds out-of-order and altered messages written by hand, and ignores another writer's", async () => {
+  it("finds out-of-order and altered messages written by hand; loop-skipped, dead-lettered and another writer's are no problem", async () => {
     const producer = a.producer();
-    for (let i = 0; i < 7; i++)
+    for (let i = 0; i < 9; i++) {
+      // 7 came from cluster b (its path says so): replicating it back would close a loop.
+      const path = i === 7 ? { [Provenance.PATH]: "b" } : {};
       await producer.send(
-        { topic: hand, body: Buffer.from(`h${i}`), tags: "t", properties: { idx: String(i) } },
+        { topic: hand, body: Buffer.from(`h${i}`), tags: "t", properties: { idx: String(i), ...path } },
         { queue: handQueue },
       );
-    const source = await readTopic(a, hand, { expected: 7, quietMs: 200 });
+    }
+    const source = await readTopic(a, hand, { expected: 9, quietMs: 200 });
     const messages = source.get(handQueue.queueId) ?? [];
-    assert.equal(messages.length, 7);
+    assert.equal(messages.length, 9);
     const targetTopic = `${hand}_copy`;
     await b.admin.createTopic({ topic: targetTopic, queueNums: 1 });
     const from = pulledFrom("a", handQueue, name);
@@ -201,7 +210,7 @@ describe("verify", () => {
       ),
     };
     // Source 0, 2, 1 (1 is out of order), 3 with another body, 4 with another property, 5 and 6
-    // missing (6 is there, but another connector wrote it).
+    // missing (6 is there, but another connector wrote it), 8 in the dead-letter topic.
     const targetQueue = (
       await b.admin.getTopicRoute(targetTopic, { refresh: true })
     ).writeQueues()[0] as MessageQueue;
@@ -214,8 +223,10 @@ describe("verify", () => {
       otherWriter,
     ])
       await b.producer().send(m, { queue: targetQueue });
+    await b.admin.createTopic({ topic: `${hand}_dlq`, queueNums: 1 });
+    await b.producer().send({ ...at(8), topic: `${hand}_dlq` });
     await a.admin.createSubscriptionGroup({ group: name });
-    await a.admin.updateConsumerOffset(name, handQueue, 7n);
+    await a.admin.updateConsumerOffset(name, handQueue, 9n);
     const report = await verify({ route: routeName(hand) });
     const q = queueOf(report, hand, handQueue.queueId);
     assert.deepEqual(problems(q), {
@@ -225,7 +236,10 @@ describe("verify", () => {
       altered: 2,
       examples: { missing: [5n, 6n], duplicated: [], outOfOrder: [1n], altered: [3n, 4n] },
     });
-    assert.equal(q.checked, 7);
+    assert.deepEqual(
+      { checked: q.checked, loopSkipped: q.loopSkipped, deadLettered: q.deadLettered, filtered: q.filtered },
+      { checked: 9, loopSkipped: 1, deadLettered: 1, filtered: 0 },
+    );
     assert.equal(report.totals.otherWriters, 1);
     // --from a time: the first offset stored at or after it, and only from there on.
     const time = (messages[2] as MessageExt).storeTimestamp;
@@ -233,7 +247,7 @@ describe("verify", () => {
     const later = await verify({ route: routeName(hand), from: { kind: "timestamp", timestampMs: time } });
     const lq = queueOf(later, hand, handQueue.queueId);
     assert.equal(lq.fromOffset, first);
-    assert.equal(lq.checked, 7 - Number(first));
+    assert.equal(lq.checked, 9 - Number(first));
     assert.deepEqual(lq.examples.missing, [5n, 6n]);
   });
 
