@@ -16,6 +16,7 @@ import { sandboxCommand } from "./commands/sandbox.js";
 import { statusCommand } from "./commands/status.js";
 import { topicCommand } from "./commands/topic.js";
 import { validateCommand } from "./commands/validate.js";
+import { verifyCommand } from "./commands/verify.js";
 
 const COMMANDS: Record<string, Command> = {
   run: runCommand,
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
   plan: planCommand,
   validate: validateCommand,
+  verify: verifyCommand,
   sandbox: sandboxCommand,
   produce: produceCommand,
   consume: consumeCommand,
