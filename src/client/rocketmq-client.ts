@@ -33,6 +33,13 @@ export interface ClientOptions {
   /** How long a topic route is cached, ms. Default 30 000. */
   routeTtlMs?: number;
   logger?: Logger;
+  /**
+   * Address translation: "host:port" as route data or `namesrv` names it -> "host:port" to
+   * connect to instead (a broker behind NAT or a port-forward, a test's fault proxy). Applies to
+   * brokers and NameServers; unmapped addresses connect as given. Errors name both addresses.
+   * Throws RmqError RMQ_BAD_ADDRESS from the constructor for an entry that is not host:port.
+   */
+  addressMap?: Readonly<Record<string, string>>;
   /** Instance name in the client id (clientIP@instanceName). Default: pid and a random suffix. */
   instanceName?: string;
 }
@@ -52,6 +59,7 @@ export class RocketMQClient {
       requestTimeoutMs,
       connectTimeoutMs: options.connectTimeoutMs ?? 3000,
       ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.addressMap === undefined ? {} : { addressMap: options.addressMap }),
       ...(credentials ? { signer: (ext, body) => signRequest(ext, body, credentials) } : {}),
     });
     this.nameServer = new NameServerClient(this.#pool, parseNamesrvList(options.namesrv), {

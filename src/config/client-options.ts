@@ -25,6 +25,8 @@ export interface ClusterConnection {
   readonly tls?: boolean | undefined;
   /** Per request, ms. Default: the client's (3000). */
   readonly requestTimeoutMs?: number | undefined;
+  /** Announced "host:port" -> "host:port" to dial (NAT, port-forward, proxy). Default: none. */
+  readonly addressMap?: Readonly<Record<string, string>> | undefined;
 }
 
 /** What only the caller knows: where the client logs and how it names itself. */
@@ -65,6 +67,7 @@ export function clientOptions(cluster: ClusterConnection, identity: ClientIdenti
     namesrv: cluster.namesrv,
     ...(cluster.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: cluster.requestTimeoutMs }),
     ...(cluster.tls === true ? { tls: true } : {}),
+    ...(cluster.addressMap === undefined ? {} : { addressMap: cluster.addressMap }),
     ...(accessKey !== undefined && secretKey !== undefined
       ? {
           credentials: {

@@ -48,7 +48,8 @@ function typeOf(s: JsonSchema): string {
     s.additionalProperties !== undefined &&
     typeof s.additionalProperties === "object"
   ) {
-    return "mapping of name to object";
+    // `clusters` maps names to objects; `addressMap` maps strings to strings.
+    return `mapping of name to ${typeOf(s.additionalProperties)}`;
   }
   return s.type ?? "any";
 }

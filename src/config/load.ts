@@ -314,6 +314,11 @@ function reportZodIssue(
       }
       return;
     }
+    case "invalid_key":
+      // A record key that its key schema refused (addressMap's host:port): zod says only
+      // "Invalid key in record"; the key schema's own issue says what is wrong, at the key.
+      for (const inner of issue.issues) report(path, `key ${inner.message}`, "key");
+      return;
     case "invalid_value":
       report(path, `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`);
       return;

@@ -44,6 +44,19 @@ const namesrv = z
   )
   .meta({ examples: ["10.0.0.1:9876;10.0.0.2:9876", ["10.0.0.1:9876", "10.0.0.2:9876"]] });
 
+/** Why `text` is not a host:port (port 1-65535), or undefined. */
+function hostPortProblem(text: string): string | undefined {
+  const parsed = parseHostPort(text);
+  return typeof parsed === "string" ? parsed : undefined;
+}
+
+const addressMap = z
+  .record(checked(hostPortProblem), checked(hostPortProblem))
+  .describe(
+    'Address translation: "host:port" as the NameServers\' route data (a broker\'s brokerIP1:listenPort) or `namesrv` names it -> "host:port" to connect to instead. For a cluster behind NAT, a port-forward or a proxy, whose brokers announce addresses this host cannot reach. Applies to brokers and NameServers; an unmapped address is connected to as given. Keys must match the announced address exactly (`mqadmin clusterList` shows it). Errors name both, e.g. "10.0.0.5:10911 (via 127.0.0.1:30911)". See docs/networking.md.',
+  )
+  .meta({ examples: [{ "10.0.0.5:10911": "127.0.0.1:30911", "10.0.0.6:10911": "127.0.0.1:30912" }] });
+
 /** One RocketMQ cluster, reached through its NameServers. */
 export const clusterSchema = z
   .strictObject({
@@ -71,6 +84,7 @@ export const clusterSchema = z
       )
       .meta({ examples: ["${EAST_TOKEN}"] }),
     tls: z.boolean().default(false).describe("Connect to NameServers and brokers over TLS."),
+    addressMap: addressMap.optional(),
     requestTimeoutMs: int(100, 600_000)
       .default(3000)
       .describe(

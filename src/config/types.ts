@@ -30,6 +30,8 @@ export interface ClusterConfig {
   readonly tls: boolean;
   /** Per request, default 3000. */
   readonly requestTimeoutMs: number;
+  /** Announced `host:port` -> `host:port` to dial (docs/networking.md). Absent: no translation. */
+  readonly addressMap?: Readonly<Record<string, string>>;
 }
 
 /** One route, resolved. */

@@ -199,6 +199,7 @@ export function buildConfig(raw: RawConfig, source: string): ConnectorConfig {
       ...(c.accessKey === undefined ? {} : { accessKey: c.accessKey }),
       tls: c.tls,
       requestTimeoutMs: c.requestTimeoutMs,
+      ...(c.addressMap === undefined ? {} : { addressMap: { ...c.addressMap } }),
     };
     // Not enumerable: a config dumped to a log (JSON.stringify, util.inspect) never shows the secret.
     if (c.secretKey !== undefined)

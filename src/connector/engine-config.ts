@@ -31,6 +31,8 @@ export interface EngineCluster {
   namesrv: readonly string[];
   requestTimeoutMs?: number;
   tls?: boolean;
+  /** Address translation for this cluster's NameServers and brokers (ClientOptions.addressMap). */
+  addressMap?: Readonly<Record<string, string>> | undefined;
   accessKey?: string | undefined;
   secretKey?: string | undefined;
   securityToken?: string | undefined;

@@ -11,6 +11,12 @@
  * Errors about a request name it by code name and opaque ("PULL_MESSAGE (code 11, opaque 4711)
  * to 127.0.0.1:10911 timed out after 30000 ms"): a bare "request 11" reads like a request id,
  * and the opaque is what matches a broker-side log line or a packet capture.
+ *
+ * A connection may be dialled at another address than the one it stands for (`via`: address
+ * translation behind NAT or through a proxy, see ConnectionPool's addressMap). Its errors then
+ * name both, "to 10.0.0.5:10911 (via 127.0.0.1:30911)": the first is what route data and broker
+ * logs say, the second is where the bytes actually went, and an operator needs both to tell a
+ * dead broker from a dead translation.
  */
 import { EventEmitter, once } from "node:events";
 import net from "node:net";
@@ -27,7 +33,7 @@ import {
   type RemotingCommand,
 } from "../protocol/remoting-command.js";
 import { describeRequest, ResponseCode } from "../protocol/codes.js";
-import { RmqError } from "../protocol/errors.js";
+import { RmqError, type ErrorContext } from "../protocol/errors.js";
 import { AbortedError, ConnectionError, RequestTimeoutError } from "./errors.js";
 
 /** TLS settings for a connection (node:tls options); re-exported so upper layers need not import node:tls. */
@@ -70,6 +76,11 @@ export interface ConnectionOptions {
   language?: string;
   signer?: RequestSigner;
   signal?: AbortSignal | undefined;
+  /**
+   * The "host:port" actually dialled when it differs from the address the connection stands for
+   * (address translation). Default: the address itself.
+   */
+  via?: string | undefined;
 }
 
 interface Pending {
@@ -91,7 +102,12 @@ function allocateOpaque(): number {
  * 'request' (cmd) for every server-initiated request (after the handler ran).
  */
 export class Connection extends EventEmitter {
+  /** The address the connection stands for (as route data or config names it). */
   readonly address: string;
+  /** The address dialled, when address translation sent it elsewhere; else undefined. */
+  readonly via: string | undefined;
+  /** The address as errors name it: "a:1" or "a:1 (via b:2)". */
+  readonly #label: string;
   readonly #socket: net.Socket;
   readonly #decoder: FrameDecoder;
   readonly #pending = new Map<number, Pending>();
@@ -109,6 +125,8 @@ export class Connection extends EventEmitter {
   private constructor(address: string, socket: net.Socket, options: ConnectionOptions) {
     super();
     this.address = address;
+    this.via = dialledVia(address, options.via);
+    this.#label = describeAddress(address, this.via);
     this.#socket = socket;
     this.#decoder = new FrameDecoder(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 3000;
@@ -119,16 +137,16 @@ export class Connection extends EventEmitter {
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("error", (err) =>
       this.#fail(
-        new ConnectionError(`connection to ${address} failed: ${err.message}`, {
+        new ConnectionError(`connection to ${this.#label} failed: ${err.message}`, {
           cause: err,
-          context: { address },
+          context: this.#context(),
         }),
         `connection error: ${err.message}`,
       ),
     );
     socket.on("close", () =>
       this.#fail(
-        new ConnectionError(`connection to ${address} closed`, { context: { address } }),
+        new ConnectionError(`connection to ${this.#label} closed`, { context: this.#context() }),
         "connection closed",
       ),
     );
@@ -139,7 +157,10 @@ export class Connection extends EventEmitter {
    * within connectTimeoutMs, AbortedError if the signal fires first.
    */
   static async connect(address: string, options: ConnectionOptions = {}): Promise<Connection> {
-    const { host, port } = parseAddress(address);
+    const via = dialledVia(address, options.via);
+    const { host, port } = parseAddress(via ?? address);
+    const label = describeAddress(address, via);
+    const context = via === undefined ? { address } : { address, via };
     const timeoutMs = options.connectTimeoutMs ?? 3000;
     const useTls = options.tls !== undefined && options.tls !== false;
     const socket = useTls
@@ -160,20 +181,20 @@ export class Connection extends EventEmitter {
     } catch (err) {
       socket.destroy();
       if (options.signal?.aborted) {
-        throw new AbortedError(`connect to ${address} aborted`, {
+        throw new AbortedError(`connect to ${label} aborted`, {
           cause: options.signal.reason,
-          context: { address },
+          context,
         });
       }
       if (controller.signal.aborted) {
-        throw new ConnectionError(`connect to ${address} timed out after ${timeoutMs} ms`, {
-          context: { address },
+        throw new ConnectionError(`connect to ${label} timed out after ${timeoutMs} ms`, {
+          context,
         });
       }
       const message = err instanceof Error ? err.message : String(err);
-      throw new ConnectionError(`cannot connect to ${address}: ${message}`, {
+      throw new ConnectionError(`cannot connect to ${label}: ${message}`, {
         cause: err,
-        context: { address },
+        context,
       });
     } finally {
       clearTimeout(timer);
@@ -211,8 +232,8 @@ export class Connection extends EventEmitter {
     const signal = options.signal;
     // Allocated first, so that even a request refused before it is written has an opaque to name.
     const opaque = allocateOpaque();
-    const what = `${describeRequest(request.code, opaque)} to ${this.address}`;
-    const context = { address: this.address, requestCode: request.code, opaque };
+    const what = `${describeRequest(request.code, opaque)} to ${this.#label}`;
+    const context = this.#context({ requestCode: request.code, opaque });
     if (signal?.aborted)
       throw new AbortedError(`${what} aborted`, {
         cause: signal.reason,
@@ -269,8 +290,8 @@ export class Connection extends EventEmitter {
   /** Closes the connection; pending requests fail with ConnectionError. Idempotent. */
   close(): void {
     this.#fail(
-      new ConnectionError(`connection to ${this.address} closed by client`, {
-        context: { address: this.address },
+      new ConnectionError(`connection to ${this.#label} closed by client`, {
+        context: this.#context(),
       }),
       "connection closed by client",
     );
@@ -332,13 +353,13 @@ export class Connection extends EventEmitter {
   #closedError(requestCode?: number, opaque?: number): ConnectionError {
     if (requestCode === undefined || opaque === undefined) {
       return new ConnectionError(
-        `connection to ${this.address} is closed${this.#closeError ? `: ${this.#closeError.message}` : ""}`,
-        { cause: this.#closeError, context: { address: this.address } },
+        `connection to ${this.#label} is closed${this.#closeError ? `: ${this.#closeError.message}` : ""}`,
+        { cause: this.#closeError, context: this.#context() },
       );
     }
     return new ConnectionError(
-      `${describeRequest(requestCode, opaque)} to ${this.address} failed: ${this.#closeDetail}`,
-      { cause: this.#closeError, context: { address: this.address, requestCode, opaque } },
+      `${describeRequest(requestCode, opaque)} to ${this.#label} failed: ${this.#closeDetail}`,
+      { cause: this.#closeError, context: this.#context({ requestCode, opaque }) },
     );
   }
 
@@ -354,13 +375,13 @@ export class Connection extends EventEmitter {
         err instanceof RmqError ? `protocol error: ${message}` : `failed handling data: ${message}`;
       this.#fail(
         err instanceof RmqError
-          ? new ConnectionError(`protocol error from ${this.address}: ${message}`, {
+          ? new ConnectionError(`protocol error from ${this.#label}: ${message}`, {
               cause: err,
-              context: { address: this.address },
+              context: this.#context(),
             })
-          : new ConnectionError(`failed handling data from ${this.address}: ${message}`, {
+          : new ConnectionError(`failed handling data from ${this.#label}: ${message}`, {
               cause: err,
-              context: { address: this.address },
+              context: this.#context(),
             }),
         `${detail} (connection closed)`,
       );
@@ -410,6 +431,13 @@ export class Connection extends EventEmitter {
     await this.#write(frame).catch(() => undefined);
   }
 
+  /** Error context: the address, the dialled one when translated, and what else is given. */
+  #context(extra: ErrorContext = {}): ErrorContext {
+    return this.via === undefined
+      ? { address: this.address, ...extra }
+      : { address: this.address, via: this.via, ...extra };
+  }
+
   /** Closes for good: `err` is the connection's error, `detail` says why without the address. */
   #fail(err: ConnectionError, detail: string): void {
     if (this.#closed) return;
@@ -432,4 +460,17 @@ export function parseAddress(address: string): { host: string; port: number } {
     throw new RmqError("RMQ_BAD_ADDRESS", `bad address ${JSON.stringify(address)}: expected host:port`);
   }
   return { host: m[1] as string, port };
+}
+
+/** The dialled address when it differs from `address`, else undefined (no translation). */
+function dialledVia(address: string, via: string | undefined): string | undefined {
+  return via === undefined || via === address ? undefined : via;
+}
+
+/**
+ * An address as errors and logs name it: "10.0.0.5:10911", or "10.0.0.5:10911 (via
+ * 127.0.0.1:30911)" when the connection was dialled at a translated address.
+ */
+export function describeAddress(address: string, via?: string): string {
+  return via === undefined || via === address ? address : `${address} (via ${via})`;
 }

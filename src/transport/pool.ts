@@ -2,28 +2,54 @@
  * One connection per address, opened on first use and reopened on demand after it drops
  * (brokers close idle connections after 120 s; a broker restart closes them all). Concurrent
  * callers share one connect attempt.
+ *
+ * Address translation (`addressMap`): route data carries the addresses brokers announce
+ * (brokerIP1:listenPort), which a client behind NAT, across a port-forward or behind a proxy
+ * cannot reach. The map rewrites each address just before dialling; everything above the pool
+ * (route caches, error context, logs) keeps the announced address, so broker names, routes and
+ * broker-side logs still line up, and errors name both ("10.0.0.5:10911 (via 127.0.0.1:30911)").
  */
 import type { RemotingCommand } from "../protocol/remoting-command.js";
 import {
   Connection,
+  parseAddress,
   type ConnectionOptions,
   type RequestCommand,
   type RequestOptions,
   type ServerRequestHandler,
 } from "./connection.js";
 import { ConnectionError } from "./errors.js";
+import { RmqError } from "../protocol/errors.js";
 
-export type PoolOptions = Omit<ConnectionOptions, "signal">;
+export interface PoolOptions extends Omit<ConnectionOptions, "signal" | "via"> {
+  /**
+   * "host:port" as route data or the config names it -> "host:port" to dial instead. Applied to
+   * every address the pool connects to, brokers and NameServers alike; an address not in the
+   * map is dialled as given. Keys must match the announced address exactly (no DNS resolution).
+   */
+  addressMap?: Readonly<Record<string, string>> | undefined;
+}
 
 export class ConnectionPool {
-  readonly #options: PoolOptions;
+  readonly #options: Omit<PoolOptions, "addressMap">;
+  readonly #addressMap: ReadonlyMap<string, string>;
   readonly #connections = new Map<string, Connection>();
   readonly #connecting = new Map<string, Promise<Connection>>();
   #handler: ServerRequestHandler | undefined;
   #closed = false;
 
   constructor(options: PoolOptions = {}) {
-    this.#options = options;
+    const { addressMap, ...connectionOptions } = options;
+    this.#options = connectionOptions;
+    // A Map, not the record itself: a key like "constructor" or "__proto__" must not find
+    // Object.prototype's members.
+    this.#addressMap = new Map(Object.entries(addressMap ?? {}));
+    for (const [from, to] of this.#addressMap) checkMapEntry(from, to);
+  }
+
+  /** The address dialled for `address`: its addressMap entry, or itself. */
+  dialAddress(address: string): string {
+    return this.#addressMap.get(address) ?? address;
   }
 
   /** Handler for requests any broker sends on any pooled connection. */
@@ -39,7 +65,11 @@ export class ConnectionPool {
     if (existing && !existing.closed) return existing;
     let connecting = this.#connecting.get(address);
     if (!connecting) {
-      connecting = Connection.connect(address, { ...this.#options, signal }).then(
+      connecting = Connection.connect(address, {
+        ...this.#options,
+        signal,
+        via: this.dialAddress(address),
+      }).then(
         (conn) => {
           this.#connecting.delete(address);
           if (this.#closed) {
@@ -95,5 +125,26 @@ export class ConnectionPool {
     this.#closed = true;
     for (const c of this.#connections.values()) c.close();
     this.#connections.clear();
+  }
+}
+
+/**
+ * Throws RmqError RMQ_BAD_ADDRESS naming the addressMap entry when either side is not host:port:
+ * found when the client is built, not at the first connect to that broker, minutes later.
+ */
+function checkMapEntry(from: string, to: string): void {
+  for (const side of [from, to]) {
+    try {
+      parseAddress(side);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new RmqError(
+        "RMQ_BAD_ADDRESS",
+        `addressMap entry ${JSON.stringify(from)}: ${JSON.stringify(to)}: ${why}`,
+        {
+          cause: err,
+        },
+      );
+    }
   }
 }

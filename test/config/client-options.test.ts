@@ -1,6 +1,6 @@
 // clientOptions: the one builder of RocketMQClient options from a cluster's settings, used by the
 // engine and every command. What a config file says must reach the client whole: namesrv,
-// credentials (token included), TLS and the request timeout.
+// credentials (token included), TLS, the request timeout and the address map.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
@@ -21,11 +21,13 @@ test("every setting of a cluster reaches the client options", () => {
       securityToken: TOKEN,
       tls: true,
       requestTimeoutMs: 4500,
+      addressMap: { "10.0.0.5:10911": "127.0.0.1:30911" },
     }),
     {
       namesrv: ["10.0.0.1:9876", "10.0.0.2:9876"],
       requestTimeoutMs: 4500,
       tls: true,
+      addressMap: { "10.0.0.5:10911": "127.0.0.1:30911" },
       credentials: { accessKey: "AK", secretKey: SECRET, securityToken: TOKEN },
     },
   );
@@ -51,6 +53,9 @@ clusters:
     securityToken: \${TOKEN}
     tls: true
     requestTimeoutMs: 7000
+    addressMap:
+      "10.0.0.5:10911": "127.0.0.1:30911"
+      10.0.0.1:9876: 127.0.0.1:39876
   west: { namesrv: "127.0.0.1:9878" }
 routes:
   - from: { cluster: east, topic: orders }
@@ -66,6 +71,7 @@ routes:
     namesrv: ["127.0.0.1:9876", "127.0.0.1:9877"],
     requestTimeoutMs: 7000,
     tls: true,
+    addressMap: { "10.0.0.5:10911": "127.0.0.1:30911", "10.0.0.1:9876": "127.0.0.1:39876" },
     credentials: { accessKey: "AK", secretKey: SECRET, securityToken: TOKEN },
   });
   assert.deepEqual(clientOptions(west), { namesrv: ["127.0.0.1:9878"], requestTimeoutMs: 3000 });

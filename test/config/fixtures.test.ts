@@ -53,6 +53,11 @@ const EXPECTED: Record<string, Expected[]> = {
     '7:20  routes[0].to.cluster  replicates cluster "east" topic orders onto itself: messages would loop; give a different target topic or cluster',
     '9:33  routes[1].to.topic  replicates cluster "east" topic /^pay-.*/ onto itself: messages would loop; give a different target topic or cluster',
   ],
+  "bad-address-map.yaml": [
+    '8:7  clusters.east.addressMap["10.0.0.6"]  key "10.0.0.6" is not host:port (IPv6 as [::1]:9876)',
+    '9:25  clusters.east.addressMap["10.0.0.7:10911"]  "127.0.0.1:99999" has port 99999, outside 1-65535',
+    '10:25  clusters.east.addressMap["10.0.0.8:10911"]  must be a string, not a number (quote the value to keep it a string)',
+  ],
   "bad-many.yaml": [
     "2:7  name  must be 1-120 of letters, digits, _ and - (it is the consumer group name)",
     '4:20  clusters.east.namesrv  "127.0.0.1:99999" has port 99999, outside 1-65535',
