@@ -245,10 +245,20 @@ const commitSchema = z
     intervalMs: int(100, 600_000)
       .default(1000)
       .describe(
-        "How often acknowledged progress is committed as consumer offsets on the source cluster, in milliseconds (also on shutdown). After a crash, at most this much is replicated again.",
+        "How often acknowledged progress is saved, in milliseconds (also on shutdown): as consumer offsets on the source cluster, and with exactly-once also as checkpoint records in the target cluster. After a crash, at-least-once replicates at most this much again; exactly-once reads at most this much of the target to recover.",
       ),
   })
   .describe("Committing progress.");
+
+const exactlyOnceSchema = z
+  .strictObject({
+    deadAfterMs: int(100, 60_000)
+      .default(1000)
+      .describe(
+        "Assumption D of docs/exactly-once.md: a send request the target broker has read is stored or refused within this long, in milliseconds (its own limits: 200 ms in the send queue, 1000 ms of page-cache lock, both checked before recovery trusts this). After a send whose outcome is unknown, and at start, a queue waits this long before it reads the target to learn what landed.",
+      ),
+  })
+  .describe('Settings of `delivery: "exactly-once"`.');
 
 const retrySchema = z
   .strictObject({
@@ -327,8 +337,9 @@ export const configSchema = z
       .enum(["at-least-once", "exactly-once"])
       .default("at-least-once")
       .describe(
-        'Delivery guarantee. "at-least-once": a source offset is committed only after the target acknowledged the message and all before it, so a crash may replicate a message twice, never lose one. "exactly-once" is not implemented yet and is refused.',
+        'Delivery guarantee. "at-least-once": a source offset is committed only after the target acknowledged the message and all before it, so a crash may replicate a message twice, never lose one. "exactly-once": every source message is stored in the target once, in order per source queue, across crashes, broker restarts and cut connections (docs/exactly-once.md says how, and what it does not cover); checkpoints are kept in the topic RMQC_CHECKPOINT_<name> of each target cluster.',
       ),
+    exactlyOnce: exactlyOnceSchema.prefault({}),
     pull: pullSchema.prefault({}),
     send: sendSchema.prefault({}),
     limits: limitsSchema.prefault({}),

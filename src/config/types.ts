@@ -76,7 +76,8 @@ export interface ConnectorConfig {
   readonly name: string;
   readonly clusters: Readonly<Record<string, ClusterConfig>>;
   readonly routes: readonly RouteConfig[];
-  readonly delivery: "at-least-once";
+  readonly delivery: "at-least-once" | "exactly-once";
+  readonly exactlyOnce: { readonly deadAfterMs: number };
   readonly pull: { readonly batchSize: number; readonly suspendTimeoutMs: number; readonly lingerMs: number };
   readonly send: {
     readonly batchMaxMessages: number;

@@ -61,10 +61,6 @@ export function crossCheck(data: unknown, report: Report): void {
     }
   }
 
-  if (data.delivery === "exactly-once") {
-    report(["delivery"], "exactly-once is not implemented yet; use at-least-once");
-  }
-
   const retry = isObject(data.retry) ? data.retry : {};
   if (
     typeof retry.initialBackoffMs === "number" &&
@@ -251,7 +247,6 @@ export function buildConfig(raw: RawConfig, source: string): ConnectorConfig {
 
   const listen = parseHostPort(raw.metrics.listen, true);
   if (typeof listen === "string") unreachable(`metrics.listen ${raw.metrics.listen}`);
-  if (raw.delivery !== "at-least-once") unreachable(`delivery ${raw.delivery}`);
 
   return deepFreeze({
     source,
@@ -259,6 +254,7 @@ export function buildConfig(raw: RawConfig, source: string): ConnectorConfig {
     clusters,
     routes,
     delivery: raw.delivery,
+    exactlyOnce: { ...raw.exactlyOnce },
     pull: { ...raw.pull },
     send: { ...raw.send },
     limits: { ...raw.limits },

@@ -46,6 +46,9 @@ export interface EngineConfig {
   send: { batchMaxMessages: number; batchMaxBytes: number; timeoutMs: number };
   limits: { inFlightMessagesPerQueue: number; inFlightBytesPerQueue: number; inFlightBytesTotal: number };
   commit: { intervalMs: number };
+  /** Absent means at-least-once. */
+  delivery?: "at-least-once" | "exactly-once" | undefined;
+  exactlyOnce?: { deadAfterMs?: number } | undefined;
   retry: { initialBackoffMs: number; maxBackoffMs: number };
   topicRefreshIntervalMs: number;
   lagRefreshIntervalMs: number;

@@ -17,6 +17,8 @@ import { crc32 } from "../protocol/crc32.js";
 import { RmqError } from "../protocol/errors.js";
 import { atLeastOnceMode } from "./at-least-once.js";
 import { ByteBudget } from "./byte-budget.js";
+import { CheckpointStore } from "./checkpoint-store.js";
+import { EXACTLY_ONCE_DEFAULTS, ExactlyOnceMode } from "./exactly-once.js";
 import { mapQueue } from "./queue-mapping.js";
 import { PeriodicTask } from "./periodic-task.js";
 import type { QueueProgress, ReplicatorSettings } from "./queue-replicator.js";
@@ -95,8 +97,13 @@ export class ReplicationEngine {
   readonly #logger: Logger;
   readonly #clients = new Map<string, RocketMQClient>();
   readonly #ownership: QueueOwnership;
-  /** Delivery modes by source cluster (at-least-once keeps one checkpoint per source cluster). */
+  /**
+   * Delivery modes: at-least-once by source cluster (its checkpoint is the source's consumer
+   * offsets), exactly-once by source and target cluster (its checkpoint lives in the target).
+   */
   readonly #modes = new Map<string, DeliveryMode>();
+  /** Exactly-once checkpoint stores by target cluster. */
+  readonly #stores = new Map<string, CheckpointStore>();
   /** Source max offsets at the last lag refresh, by assignment key. */
   readonly #sourceMaxOffsets = new Map<string, bigint>();
   readonly #routes: RouteRuntime[];
@@ -229,6 +236,7 @@ export class ReplicationEngine {
           ? undefined
           : await this.#ensureTargetTopic(route, route.deadLetterTopic, 1);
       const resolved = new Set<string>();
+      const assignments: QueueAssignment[] = [];
       for (const topic of topics) {
         const ownerKey = `${route.from.cluster}/${topic}`;
         const owner = this.#topicOwners.get(ownerKey);
@@ -248,7 +256,7 @@ export class ReplicationEngine {
           const key = assignmentKey(route, queue);
           resolved.add(key);
           if (this.#ownership.has(key)) continue;
-          await this.assign({
+          assignments.push({
             route,
             sourceQueue: queue,
             targetQueue: mapQueue(queue, sourceQueues, targetQueues),
@@ -257,6 +265,7 @@ export class ReplicationEngine {
           });
         }
       }
+      if (!this.#stopped) await this.#ownership.takeAll(assignments);
       // Queues the route no longer resolves to (a topic out of a regex's reach, fewer queues):
       // drained and released, their position saved.
       for (const owned of this.#ownership.queues()) {
@@ -341,14 +350,44 @@ export class ReplicationEngine {
     return this.#ownership.saveAll();
   }
 
+  get delivery(): "at-least-once" | "exactly-once" {
+    return this.config.delivery ?? "at-least-once";
+  }
+
   #mode(route: EngineRoute): DeliveryMode {
-    const cluster = route.from.cluster;
-    let mode = this.#modes.get(cluster);
+    const from = route.from.cluster;
+    const to = route.to.cluster;
+    const exactlyOnce = this.delivery === "exactly-once";
+    const key = exactlyOnce ? `${from}->${to}` : from;
+    let mode = this.#modes.get(key);
     if (mode === undefined) {
-      mode = atLeastOnceMode(this.client(cluster), this.group);
-      this.#modes.set(cluster, mode);
+      mode = exactlyOnce
+        ? new ExactlyOnceMode({
+            source: this.client(from),
+            target: this.client(to),
+            sourceCluster: from,
+            writer: this.config.name,
+            store: this.#store(to),
+            logger: this.#logger,
+            settings: { ...EXACTLY_ONCE_DEFAULTS, ...this.config.exactlyOnce },
+          })
+        : atLeastOnceMode(this.client(from), this.group);
+      this.#modes.set(key, mode);
     }
     return mode;
+  }
+
+  #store(targetCluster: string): CheckpointStore {
+    let store = this.#stores.get(targetCluster);
+    if (store === undefined) {
+      store = new CheckpointStore({
+        client: this.client(targetCluster),
+        connectorName: this.config.name,
+        logger: this.#logger,
+      });
+      this.#stores.set(targetCluster, store);
+    }
+    return store;
   }
 
   /** Refreshes the source max offsets, for lag in messages (also for idle queues). */

@@ -94,21 +94,58 @@ export class QueueOwnership {
 
   /** Takes a source queue: recovers where it starts, saves that at once when new, runs it. */
   take(assignment: QueueAssignment): Promise<void> {
-    const key = assignmentKey(assignment.route, assignment.sourceQueue);
-    if (this.#owned.has(key) || this.#stop.signal.aborted) return Promise.resolve();
-    let taking = this.#taking.get(key);
-    if (taking === undefined) {
-      taking = this.#take(key, assignment).finally(() => this.#taking.delete(key));
-      this.#taking.set(key, taking);
-    }
-    return taking;
+    return this.takeAll([assignment]);
   }
 
-  async #take(key: string, assignment: QueueAssignment): Promise<void> {
+  /**
+   * Takes source queues together: one checkpoint read per delivery mode, recoveries side by side
+   * (a restart of many queues waits for the slowest, not for the sum). Rejects with the first
+   * failure once every take ended; the queues that could be taken run.
+   */
+  async takeAll(assignments: readonly QueueAssignment[]): Promise<void> {
+    const byMode = new Map<DeliveryMode, { key: string; assignment: QueueAssignment }[]>();
+    const waits: Promise<void>[] = [];
+    for (const assignment of assignments) {
+      const key = assignmentKey(assignment.route, assignment.sourceQueue);
+      if (this.#owned.has(key) || this.#stop.signal.aborted) continue;
+      const taking = this.#taking.get(key);
+      if (taking !== undefined) {
+        waits.push(taking);
+        continue;
+      }
+      const mode = this.#host.mode(assignment.route);
+      let list = byMode.get(mode);
+      if (list === undefined) byMode.set(mode, (list = []));
+      list.push({ key, assignment });
+    }
+    for (const [mode, list] of byMode) {
+      const saved = mode.checkpoint.load(
+        list.map((e) => e.assignment.sourceQueue),
+        this.#stop.signal,
+      );
+      for (const { key, assignment } of list) {
+        const taking = saved
+          .then((positions) =>
+            this.#take(key, assignment, mode, positions.get(queueKey(assignment.sourceQueue))),
+          )
+          .finally(() => this.#taking.delete(key));
+        this.#taking.set(key, taking);
+        waits.push(taking);
+      }
+    }
+    const results = await Promise.allSettled(waits);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+
+  async #take(
+    key: string,
+    assignment: QueueAssignment,
+    mode: DeliveryMode,
+    saved: SavedPosition | undefined,
+  ): Promise<void> {
     const { route, sourceQueue, targetQueue } = assignment;
-    const mode = this.#host.mode(route);
     const signal = this.#stop.signal;
-    const saved = (await mode.checkpoint.load([sourceQueue], signal)).get(queueKey(sourceQueue));
     const start = await mode.recover(assignment, saved, signal);
     if (signal.aborted) return;
     const replicator = createPipeline(this.#host, {

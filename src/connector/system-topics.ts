@@ -1,9 +1,19 @@
 /**
  * RocketMQ's own topics, which a regex route never replicates unless it asks to: the default
- * template, scheduling, transactions, tracing, retries and dead letters, and the broker-named
+ * template, scheduling, transactions, tracing, retries and dead letters, the connector's own
+ * probe and checkpoint topics, and the broker-named
  * and cluster-named topics every broker registers.
  */
-const SYSTEM_PREFIXES = ["rmq_sys_", "RMQ_SYS_", "%RETRY%", "%DLQ%", "%LMQ%", "rocketmq-connector-"];
+const SYSTEM_PREFIXES = [
+  "rmq_sys_",
+  "RMQ_SYS_",
+  "%RETRY%",
+  "%DLQ%",
+  "%LMQ%",
+  "rocketmq-connector-",
+  // Exactly-once checkpoints (checkpoint-store.ts): never replicated as data.
+  "RMQC_CHECKPOINT_",
+];
 const SYSTEM_NAMES = new Set([
   "TBW102",
   "SCHEDULE_TOPIC_XXXX",

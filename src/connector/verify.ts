@@ -25,6 +25,7 @@ import type { EngineConfig, EngineRoute } from "./engine-config.js";
 import { mapMessage, Provenance, pulledFrom, wouldLoop, type PulledFrom } from "./message-mapping.js";
 import { PROBE_TOPIC } from "./probes.js";
 import { resolveSourceTopics } from "./route-resolver.js";
+import { waitForDispatch } from "./target-fence.js";
 import { EXAMPLES_KEPT, SourceQueueBook } from "./verify-book.js";
 import { digestMapped, digestStored } from "./verify-digest.js";
 
@@ -288,6 +289,11 @@ class RouteVerification {
       // Not created yet (nothing replicated, or no message ever dead-lettered): nothing to read.
       if (NameServerClient.isTopicNotExist(err)) return;
       throw err;
+    }
+    // A max offset counts dispatched messages only: wait until each broker's consume queues hold
+    // everything it stored (and so everything acknowledged before the bounds were fixed).
+    for (const broker of new Set(queues.map((q) => q.brokerName))) {
+      await waitForDispatch(this.targetClient.admin, broker, { signal: this.options.signal });
     }
     for (const queue of queues) {
       const token = `${queue.brokerName}#${queue.queueId}@${topic}`;

@@ -37,7 +37,10 @@ const EXPECTED: Record<string, Expected[]> = {
   "bad-yaml-syntax.yaml": [
     "5:3  (file)  Flow map in block collection must be sufficiently indented and end with a }",
   ],
-  "bad-exactly-once.yaml": ["9:11  delivery  exactly-once is not implemented yet; use at-least-once"],
+  "bad-exactly-once.yaml": [
+    "10:29  exactlyOnce.deadAfterMs  must be >= 100",
+    '10:33  exactlyOnce.fencing  unknown key "fencing"',
+  ],
   "bad-tags.yaml": [
     '7:49  routes[0].from.tags  tag "TagA | TagB" contains "|"; separate tags with "||"',
     '9:51  routes[1].from.tags  "||" names no tag and would match nothing; use "*" for all',
@@ -67,7 +70,7 @@ const EXPECTED: Record<string, Expected[]> = {
     '9:12  routes[0].start  "yesterday" is not latest, earliest or an ISO-8601 timestamp with a zone, e.g. 2026-11-01T00:00:00Z',
     '10:49  routes[1].from.tags  tag "A | B" contains "|"; separate tags with "||"',
     '12:5  routes[1].createTopic  unknown key "createTopic"',
-    "13:11  delivery  exactly-once is not implemented yet; use at-least-once",
+    '13:11  delivery  must be one of "at-least-once", "exactly-once"',
     "14:20  pull.batchSize  must be >= 1",
   ],
 };

@@ -1,0 +1,316 @@
+/**
+ * The exactly-once delivery mode (docs/exactly-once.md is the design; keep the two in step).
+ *
+ * The target queue is the source of truth. Every replicated message names its source position
+ * (RMQC_SOURCE) and its writer (RMQC_WRITER); checkpoints are records in a topic of the target
+ * cluster (checkpoint-store.ts), each with, per target queue, a watermark below which no message
+ * of the source queue can land any more (invariant W). Recovery of a source queue, and settling a
+ * send whose outcome is unknown, both: wait until the old attempt is dead (Assumption D: a request
+ * the broker read is stored or refused within `deadAfterMs`), wait until the target broker has
+ * dispatched what it stored, scan the target queue from the watermark, and resume after the
+ * highest source offset found there.
+ */
+import type { Logger } from "../client/logger.js";
+import type { RocketMQClient } from "../client/rocketmq-client.js";
+import { queueKey, type MessageQueue } from "../client/types.js";
+import { RmqError } from "../protocol/errors.js";
+import { crc32 } from "../protocol/crc32.js";
+import { sleep } from "./backoff.js";
+import {
+  ConsumerOffsetCheckpoint,
+  type Checkpoint,
+  type CheckpointEntry,
+  type SavedPosition,
+} from "./checkpoint.js";
+import { CheckpointStore, type CheckpointRecord, type SourceQueueId, sourceKey } from "./checkpoint-store.js";
+import type { DeliveryPolicy, SettledSend, UnsettledSend } from "./delivery.js";
+import type { DeliveryMode, QueueAssignment } from "./queue-ownership.js";
+import type { TargetPosition } from "./queue-replicator.js";
+import { routeStartOffset } from "./start-position.js";
+import {
+  findLatestOfSource,
+  scanQueueForSource,
+  sourceMatcher,
+  waitBrokerSettled,
+  waitForDispatch,
+  type SourceMatcher,
+} from "./target-fence.js";
+
+export interface ExactlyOnceSettings {
+  /** Assumption D: a send request the broker read is stored or refused within this long (ms). */
+  deadAfterMs: number;
+  /** How long recovery waits for the target broker to settle and dispatch before it retries (ms). */
+  fenceTimeoutMs: number;
+  /** Messages read backwards from a target queue's end when a queue has no checkpoint record yet. */
+  firstStartScanLimit: number;
+}
+
+export const EXACTLY_ONCE_DEFAULTS: ExactlyOnceSettings = {
+  deadAfterMs: 1000,
+  fenceTimeoutMs: 30_000,
+  firstStartScanLimit: 10_000,
+};
+
+export interface ExactlyOnceDeps {
+  source: RocketMQClient;
+  target: RocketMQClient;
+  sourceCluster: string;
+  /** The connector's name: RMQC_WRITER, the consumer group, the checkpoint topic. */
+  writer: string;
+  /** The checkpoint of the target cluster (shared by every route writing to it). */
+  store: CheckpointStore;
+  logger: Logger;
+  settings: ExactlyOnceSettings;
+}
+
+/** The exactly-once mode of the routes from one source cluster to one target cluster. */
+export class ExactlyOnceMode implements DeliveryMode {
+  readonly checkpoint: Checkpoint;
+  readonly refreshIdleMs = 60_000;
+  readonly saveAfterRecovery = true;
+  readonly #deps: ExactlyOnceDeps;
+  /** No attempt of an earlier process (or engine) can land after this time (ms): Assumption D. */
+  readonly #earlierAttemptsDeadAtMs: number;
+
+  constructor(deps: ExactlyOnceDeps) {
+    this.#deps = deps;
+    this.#earlierAttemptsDeadAtMs = Date.now() + deps.settings.deadAfterMs;
+    this.checkpoint = new TargetCheckpoint(deps);
+  }
+
+  policy(assignment: QueueAssignment): DeliveryPolicy {
+    const match = this.#matcher(assignment.sourceQueue, false);
+    const deps = this.#deps;
+    return {
+      kind: "exactly-once",
+      settle: async (send: UnsettledSend, signal: AbortSignal): Promise<SettledSend> => {
+        await sleep(send.writtenAtMs + deps.settings.deadAfterMs - Date.now(), signal);
+        const end = await this.#fence(send.queue, signal);
+        const scan = await scanQueueForSource(
+          deps.target.pullConsumer({ group: deps.writer }),
+          deps.target.admin,
+          send.queue,
+          send.watermark,
+          match,
+          { signal, endOffset: end },
+        );
+        const highest = scan.highest?.sourceOffset;
+        const landed = highest === undefined ? 0 : send.sourceOffsets.filter((o) => o <= highest).length;
+        return { landed, nextTargetOffset: scan.endOffset };
+      },
+    };
+  }
+
+  async recover(
+    assignment: QueueAssignment,
+    saved: SavedPosition | undefined,
+    signal: AbortSignal,
+  ): Promise<{ offset: bigint; targets: TargetPosition[] }> {
+    const { sourceQueue, targetQueue, deadLetterQueue } = assignment;
+    if (saved?.fingerprint !== undefined)
+      await this.#checkFingerprint(sourceQueue, saved.fingerprint, signal);
+    await sleep(this.#earlierAttemptsDeadAtMs - Date.now(), signal);
+    const queues = [targetQueue, ...(deadLetterQueue ? [deadLetterQueue] : [])];
+    const targets: TargetPosition[] = [];
+    let next: bigint;
+    if (saved !== undefined) {
+      next = saved.nextSourceOffset;
+      // Every queue the record names, and any the current mapping adds (nothing of S is there yet).
+      const known = new Map(saved.targets.map((t) => [queueKey(t.queue), t]));
+      for (const q of queues)
+        if (!known.has(queueKey(q))) known.set(queueKey(q), { queue: q, nextOffset: -1n });
+      const match = this.#matcher(sourceQueue, false);
+      for (const t of known.values()) {
+        const end = await this.#fence(t.queue, signal);
+        if (t.nextOffset < 0n) {
+          targets.push({ queue: t.queue, nextOffset: end });
+          continue;
+        }
+        const scan = await scanQueueForSource(
+          this.#deps.target.pullConsumer({ group: this.#deps.writer }),
+          this.#deps.target.admin,
+          t.queue,
+          t.nextOffset,
+          match,
+          { signal, endOffset: end },
+        );
+        if (scan.highest !== undefined && scan.highest.sourceOffset + 1n > next)
+          next = scan.highest.sourceOffset + 1n;
+        targets.push({ queue: t.queue, nextOffset: scan.endOffset });
+      }
+    } else {
+      // No record: a first start, or a switch from at-least-once. What the old mode wrote after
+      // its last committed offset is found by reading the target queue backwards.
+      const committed = (
+        await new ConsumerOffsetCheckpoint(this.#deps.source.admin, this.#deps.writer).load([sourceQueue])
+      ).get(queueKey(sourceQueue));
+      next =
+        committed?.nextSourceOffset ??
+        (await routeStartOffset(this.#deps.source, this.#deps.writer, assignment.route, sourceQueue));
+      const match = this.#matcher(sourceQueue, true);
+      for (const q of queues) {
+        const end = await this.#fence(q, signal);
+        const latest = await findLatestOfSource(
+          this.#deps.target.pullConsumer({ group: this.#deps.writer }),
+          this.#deps.target.admin,
+          q,
+          match,
+          { maxMessages: this.#deps.settings.firstStartScanLimit, signal },
+        );
+        if (latest !== undefined && latest.sourceOffset + 1n > next) next = latest.sourceOffset + 1n;
+        targets.push({ queue: q, nextOffset: end });
+      }
+    }
+    this.#deps.logger.info(
+      {
+        topic: sourceQueue.topic,
+        brokerName: sourceQueue.brokerName,
+        queueId: sourceQueue.queueId,
+        checkpoint: saved === undefined ? "none" : String(saved.nextSourceOffset),
+        resumeAt: String(next),
+      },
+      "queue recovered from the target",
+    );
+    return { offset: next, targets };
+  }
+
+  /**
+   * Waits until the target broker of `queue` holds still (no stalled page-cache lock, no old
+   * request in its send queue) and has dispatched everything it stored; then returns the queue's
+   * max offset, which counts every message of an attempt that is dead.
+   */
+  async #fence(queue: MessageQueue, signal: AbortSignal): Promise<bigint> {
+    const { admin } = this.#deps.target;
+    const timeoutMs = this.#deps.settings.fenceTimeoutMs;
+    await waitBrokerSettled(admin, queue.brokerName, { signal, timeoutMs });
+    await waitForDispatch(admin, queue.brokerName, { signal, timeoutMs });
+    return admin.getMaxOffset(queue);
+  }
+
+  /** Matches target messages of `queue` written by this connector. */
+  #matcher(queue: MessageQueue, allowMissingWriter: boolean): SourceMatcher {
+    return sourceMatcher(this.#deps.writer, this.#id(queue), { allowMissingWriter });
+  }
+
+  #id(queue: MessageQueue): SourceQueueId {
+    return sourceQueueId(this.#deps.sourceCluster, queue);
+  }
+
+  /**
+   * The last replicated source message must still be there: a recreated topic reuses offsets
+   * (F8), and replicating it from the old record would skip or duplicate by offset.
+   */
+  async #checkFingerprint(
+    queue: MessageQueue,
+    fingerprint: NonNullable<SavedPosition["fingerprint"]>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { source } = this.#deps;
+    const result = await source.pullConsumer({ group: this.#deps.writer }).pull({
+      queue,
+      offset: fingerprint.offset,
+      maxMessages: 1,
+      decompress: false,
+      offsetMsgIds: false,
+      signal,
+    });
+    const found = result.messages.find((m) => m.queueOffset === fingerprint.offset);
+    if (found !== undefined) {
+      if (found.storeTimestamp === fingerprint.storeMs && crc32(found.storedBody) === fingerprint.bodyCrc)
+        return;
+      throw changedError(queue, fingerprint.offset, "holds another message than the one replicated there");
+    }
+    // Gone by retention is fine (the offset is below the queue's minimum); gone otherwise is not.
+    if (fingerprint.offset < result.minOffset) return;
+    throw changedError(queue, fingerprint.offset, `is beyond the queue's end (${result.maxOffset})`);
+  }
+}
+
+function changedError(queue: MessageQueue, offset: bigint, what: string): RmqError {
+  return new RmqError(
+    "RMQ_EO_SOURCE_CHANGED",
+    `source queue ${queue.topic} ${queue.brokerName}#${queue.queueId} changed under the checkpoint: offset ${offset} ${what} ` +
+      `(the topic was recreated or truncated); the queue stops rather than guess. Delete its checkpoint records to start it afresh.`,
+    { context: { topic: queue.topic, brokerName: queue.brokerName, queueId: queue.queueId } },
+  );
+}
+
+/** Checkpoint records in the target cluster, with consumer offsets on the source beside them for lag tools. */
+class TargetCheckpoint implements Checkpoint {
+  readonly #deps: ExactlyOnceDeps;
+  readonly #offsets: ConsumerOffsetCheckpoint;
+  #topicReady: Promise<void> | undefined;
+
+  constructor(deps: ExactlyOnceDeps) {
+    this.#deps = deps;
+    this.#offsets = new ConsumerOffsetCheckpoint(deps.source.admin, deps.writer);
+  }
+
+  #ready(): Promise<void> {
+    const ready =
+      this.#topicReady ??
+      this.#deps.store.ensureTopic().catch((err: unknown) => {
+        this.#topicReady = undefined;
+        throw err;
+      });
+    this.#topicReady = ready;
+    return ready;
+  }
+
+  async load(queues: readonly MessageQueue[], signal?: AbortSignal): Promise<Map<string, SavedPosition>> {
+    await this.#ready();
+    const ids = queues.map((q) => this.#id(q));
+    const records = await this.#deps.store.readLatest(ids, signal ? { signal } : {});
+    const out = new Map<string, SavedPosition>();
+    for (const q of queues) {
+      const r = records.get(sourceKey(this.#id(q)));
+      if (r === undefined) continue;
+      out.set(queueKey(q), {
+        nextSourceOffset: r.nextSourceOffset,
+        targets: r.targets.map((t) => ({
+          queue: { topic: t.topic, brokerName: t.broker, queueId: t.queueId },
+          nextOffset: t.watermark,
+        })),
+        fingerprint: r.fingerprint,
+      });
+    }
+    return out;
+  }
+
+  async save(entries: readonly CheckpointEntry[], signal?: AbortSignal): Promise<void> {
+    await this.#ready();
+    const now = Date.now();
+    const records: CheckpointRecord[] = entries.map((e) => ({
+      v: 1,
+      writer: this.#deps.writer,
+      source: this.#id(e.queue),
+      nextSourceOffset: e.position.nextSourceOffset,
+      fingerprint: e.position.fingerprint,
+      targets: e.position.targets.map((t) => ({
+        topic: t.queue.topic,
+        broker: t.queue.brokerName,
+        queueId: t.queue.queueId,
+        watermark: t.nextOffset,
+      })),
+      writtenAtMs: now,
+    }));
+    await this.#deps.store.write(records, signal ? { signal } : {});
+    // For mqadmin and dashboards only: recovery reads the records above.
+    await this.#offsets
+      .save(entries)
+      .catch((err: unknown) =>
+        this.#deps.logger.debug(
+          { err: err instanceof Error ? err.message : String(err) },
+          "consumer offset commit failed",
+        ),
+      );
+  }
+
+  #id(queue: MessageQueue): SourceQueueId {
+    return sourceQueueId(this.#deps.sourceCluster, queue);
+  }
+}
+
+function sourceQueueId(cluster: string, queue: MessageQueue): SourceQueueId {
+  return { cluster, topic: queue.topic, broker: queue.brokerName, queueId: queue.queueId };
+}
