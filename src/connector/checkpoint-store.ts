@@ -64,8 +64,6 @@ export interface CheckpointStoreDeps {
   queueCount?: number;
   /** Group the reads are accounted to (never commits). Default "rmq_connector_checkpoint_reader". */
   group?: string;
-  /** How far before the newest record of a queue readLatest still looks, ms. Default 120 000. */
-  windowMs?: number;
 }
 
 /** Records per SEND_BATCH_MESSAGE: ~300 bytes each, far below the 4 MiB body limit. */
@@ -80,7 +78,6 @@ export class CheckpointStore {
   /** The connector name records are written and read as (RMQC_WRITER). */
   readonly writer: string;
   readonly #logger: Logger;
-  readonly #windowMs: number;
   readonly #producer: Producer;
   readonly #consumer: PullConsumer;
 
@@ -90,7 +87,6 @@ export class CheckpointStore {
     this.#logger = deps.logger;
     this.topic = deps.topic ?? checkpointTopic(deps.connectorName);
     this.queueCount = deps.queueCount ?? 8;
-    this.#windowMs = deps.windowMs ?? 120_000;
     if (!Number.isInteger(this.queueCount) || this.queueCount < 1 || this.queueCount > 1024) {
       throw new RmqError(
         "RMQ_INVALID_ARGUMENT",
@@ -184,10 +180,11 @@ export class CheckpointStore {
    * so a record written just before, even by a process SIGKILLed since, is seen. Then read each
    * needed checkpoint queue backwards from its max offset in steps of 32. The latest record of a
    * source is the one at the HIGHEST queue offset (store order, not the writers' clocks) with our
-   * writer. Reading a queue stops when every requested source of it has a record, when it meets a
-   * record written more than windowMs (2 min) before the newest record of that queue (the record
-   * at its highest offset: every live queue rewrites its record at least once a minute, so a
-   * source without a record in that window has none worth trusting), or at the min offset.
+   * writer. Reading a queue stops when every requested source of it has a record, or at the min
+   * offset, and at nothing else: a record however old is still the truth for its source (a queue
+   * that was not owned for a while, or failed safe, must not look like a first start). Live queues
+   * rewrite their record at least once a minute, so their records are found near the end; only a
+   * source that never had a record reads the whole queue, once.
    * Records that do not decode, or of another writer, are skipped with a warning naming queue
    * and offset. Throws RMQ_EO_DISPATCH_TIMEOUT, RMQ_EO_CHECKPOINT_UNREADABLE, client errors.
    */
@@ -226,7 +223,6 @@ export class CheckpointStore {
       admin.getMinOffset(queue, call),
       admin.getMaxOffset(queue, call),
     ]);
-    let newestMs: number | undefined;
     let end = maxOffset;
     while (end > minOffset && wanted.size > 0) {
       const from = end - READ_STEP > minOffset ? end - READ_STEP : minOffset;
@@ -235,8 +231,6 @@ export class CheckpointStore {
       for (let i = step.length - 1; i >= 0; i--) {
         const record = this.#decode(queue, step[i] as MessageExt);
         if (record === undefined) continue;
-        newestMs ??= record.writtenAtMs;
-        if (record.writtenAtMs < newestMs - this.#windowMs) return;
         const key = sourceKey(record.source);
         if (wanted.delete(key)) found.set(key, record);
       }

@@ -25,7 +25,7 @@ import {
 import { CheckpointStore, type CheckpointRecord, type SourceQueueId, sourceKey } from "./checkpoint-store.js";
 import type { DeliveryPolicy, SettledSend, UnsettledSend } from "./delivery.js";
 import type { DeliveryMode, QueueAssignment } from "./queue-ownership.js";
-import type { TargetPosition } from "./queue-replicator.js";
+import type { StartPosition, TargetPosition } from "./queue-replicator.js";
 import { routeStartOffset } from "./start-position.js";
 import {
   findLatestOfSource,
@@ -110,7 +110,7 @@ export class ExactlyOnceMode implements DeliveryMode {
     assignment: QueueAssignment,
     saved: SavedPosition | undefined,
     signal: AbortSignal,
-  ): Promise<{ offset: bigint; targets: TargetPosition[] }> {
+  ): Promise<StartPosition> {
     const { sourceQueue, targetQueue, deadLetterQueue } = assignment;
     if (saved?.fingerprint !== undefined)
       await this.#checkFingerprint(sourceQueue, saved.fingerprint, signal);
@@ -176,7 +176,7 @@ export class ExactlyOnceMode implements DeliveryMode {
       },
       "queue recovered from the target",
     );
-    return { offset: next, targets };
+    return { offset: next, targets, fingerprint: saved?.fingerprint };
   }
 
   /**
@@ -235,7 +235,8 @@ function changedError(queue: MessageQueue, offset: bigint, what: string): RmqErr
   return new RmqError(
     "RMQ_EO_SOURCE_CHANGED",
     `source queue ${queue.topic} ${queue.brokerName}#${queue.queueId} changed under the checkpoint: offset ${offset} ${what} ` +
-      `(the topic was recreated or truncated); the queue stops rather than guess. Delete its checkpoint records to start it afresh.`,
+      `(the topic was recreated or truncated); the queue does not run rather than guess what is new. ` +
+      `To replicate the topic as it is now, run the connector under a new name (a new consumer group and checkpoint: every queue starts at the route's start).`,
     { context: { topic: queue.topic, brokerName: queue.brokerName, queueId: queue.queueId } },
   );
 }

@@ -38,6 +38,7 @@ import { backoffDelay, sleep, type BackoffOptions } from "./backoff.js";
 import type { ByteBudget } from "./byte-budget.js";
 import { classifySendFailure, type DeliveryPolicy } from "./delivery.js";
 import { mapMessage, pulledFrom, wouldLoop } from "./message-mapping.js";
+import { filtersNothing, firstSkippedOffset } from "./pull-gaps.js";
 import { RingQueue } from "./ring-queue.js";
 
 export interface ReplicatorSettings {
@@ -170,6 +171,8 @@ export interface StartPosition {
   offset: bigint;
   /** Known target positions (from recovery); others start unknown (0: nothing is assumed). */
   targets?: readonly TargetPosition[] | undefined;
+  /** The last replicated message as the checkpoint knew it: kept until a newer one is acknowledged. */
+  fingerprint?: SourceFingerprint | undefined;
 }
 
 type Item =
@@ -188,6 +191,9 @@ function isPoison(err: unknown): boolean {
 }
 
 type MessageItem = Extract<Item, { kind: "message" }>;
+
+/** How long a pull that skips an offset is retried before the offset counts as lost (pull-gaps.ts). */
+const SOURCE_SKIP_PATIENCE_MS = 30_000;
 
 /** What a dead-lettered message keeps besides provenance when its properties are refused. */
 const DEAD_LETTER_KEPT = new Set(["TAGS", "KEYS", "UNIQ_KEY"]);
@@ -232,6 +238,8 @@ export class QueueReplicator {
   readonly #targets = new Map<string, TargetPosition>();
   /** The newest acknowledged message (its body for the fingerprint's CRC, computed when asked). */
   #lastSent: { offset: bigint; storeMs: number; body: Buffer } | undefined;
+  /** The fingerprint the queue started with, until #lastSent replaces it. */
+  readonly #startFingerprint: SourceFingerprint | undefined;
 
   constructor(
     endpoints: QueueEndpoints,
@@ -244,6 +252,7 @@ export class QueueReplicator {
     this.#settings = settings;
     const startOffset = start.offset;
     for (const t of start.targets ?? []) this.#targets.set(queueKey(t.queue), { ...t });
+    this.#startFingerprint = start.fingerprint;
     this.progress = {
       state: "starting",
       pullOffset: startOffset,
@@ -277,9 +286,11 @@ export class QueueReplicator {
     return {
       nextSourceOffset: this.progress.ackedOffset,
       targets: [...this.#targets.values()].map((t) => ({ ...t })),
+      // A restart that replicates nothing must not forget the fingerprint: the next recovery
+      // would then have nothing to detect a recreated source topic by.
       fingerprint:
         last === undefined
-          ? undefined
+          ? this.#startFingerprint
           : { offset: last.offset, storeMs: last.storeMs, bodyCrc: crc32(last.body) },
     };
   }
@@ -335,7 +346,10 @@ export class QueueReplicator {
     const { consumer, logger } = this.#deps;
     const { sourceQueue, sourceCluster, targetCluster, targetQueue, tags } = this.endpoints;
     const from = pulledFrom(sourceCluster, sourceQueue, this.endpoints.writer);
+    const checkGaps = filtersNothing(tags);
     let attempt = 0;
+    /** When the broker first skipped the offset it still skips (see pull-gaps.ts). */
+    let skippingSince: number | undefined;
     while (!this.#stopping() && this.progress.state === "running") {
       if (
         this.progress.inFlightMessages >= this.#settings.inFlightMessagesPerQueue ||
@@ -367,6 +381,42 @@ export class QueueReplicator {
         this.#recordError("pull", err, "pull");
         await sleep(backoffDelay(attempt++, this.#settings.backoff), this.#stop.signal);
         continue;
+      }
+      const skipped = checkGaps ? firstSkippedOffset(offset, result) : undefined;
+      if (skipped === undefined) {
+        skippingSince = undefined;
+      } else if (Date.now() - (skippingSince ??= Date.now()) < SOURCE_SKIP_PATIENCE_MS) {
+        // Keep what came before the skipped offset, and read that offset again: the broker
+        // skips entries it could not read at that moment, which it serves a moment later.
+        this.#recordError(
+          "source_skip",
+          new RmqError(
+            "RMQ_SOURCE_SKIPPED",
+            `source ${sourceQueue.topic} ${sourceQueue.brokerName}#${sourceQueue.queueId} answered ${result.status} without offset ${skipped} (next ${result.nextBeginOffset}); reading it again`,
+          ),
+          "pull",
+        );
+        result = {
+          ...result,
+          messages: result.messages.filter((m) => m.queueOffset < skipped),
+          nextBeginOffset: skipped,
+        };
+        if (result.messages.length === 0) {
+          await sleep(backoffDelay(attempt++, this.#settings.backoff), this.#stop.signal);
+          continue;
+        }
+      } else {
+        // Still skipped after SOURCE_SKIP_PATIENCE_MS: the broker has lost it (a commit-log file
+        // removed before its consume queue). Go on, and say which offsets were never read.
+        this.#recordError(
+          "source_skip",
+          new RmqError(
+            "RMQ_SOURCE_SKIPPED",
+            `source ${sourceQueue.topic} ${sourceQueue.brokerName}#${sourceQueue.queueId} has skipped offset ${skipped} for ${SOURCE_SKIP_PATIENCE_MS} ms; continuing at ${result.nextBeginOffset}: the messages in between are lost at the source`,
+          ),
+          "pull",
+        );
+        skippingSince = undefined;
       }
       if (result.status === "OFFSET_ILLEGAL") {
         this.#recordError(
@@ -454,7 +504,6 @@ export class QueueReplicator {
       const messages = batch.filter((i): i is MessageItem => i.kind === "message");
       const queue = this.endpoints.targetQueue;
       const watermark = this.#targetNext(queue);
-      const writtenAtMs = Date.now();
       try {
         const result = await this.#send(messages.map((m) => m.message));
         attempt = 0;
@@ -483,7 +532,15 @@ export class QueueReplicator {
         if (this.#stopping() && !this.#drain) return;
         if (failure === "unknown" && messages.length > 0) {
           const sourceOffsets = messages.map((m) => m.sourceOffset);
-          const landed = await this.#settle({ queue, sourceOffsets, watermark, writtenAtMs, error: err });
+          // The failure's time, not the send's: the request may have been written only after a
+          // route lookup or a connect, late in the attempt (Assumption D counts from the write).
+          const landed = await this.#settle({
+            queue,
+            sourceOffsets,
+            watermark,
+            writtenAtMs: Date.now(),
+            error: err,
+          });
           if (landed === undefined) return; // stopping
           if (landed > 0) {
             this.#recovered("send");
@@ -526,6 +583,12 @@ export class QueueReplicator {
         return settled.landed;
       } catch (err) {
         if (this.#hardStop.signal.aborted) return undefined;
+        if (err instanceof RmqError && !err.retriable && err.code === "RMQ_EO_CHECKPOINT_UNREADABLE") {
+          // The target cannot tell what landed (its range was removed, or it lost data): the
+          // queue stops here, by name, rather than guess; a restart recovers from the checkpoint.
+          this.#fail("settle", err);
+          return undefined;
+        }
         this.#recordError("settle", err, "send");
         await sleep(backoffDelay(attempt, this.#settings.backoff), this.#hardStop.signal);
       }
@@ -654,7 +717,6 @@ export class QueueReplicator {
     const queue = this.endpoints.deadLetterQueue;
     for (let attempt = 0; ; attempt++) {
       const watermark = queue === undefined ? 0n : this.#targetNext(queue);
-      const writtenAtMs = Date.now();
       try {
         const result = await this.#deps.producer.send(message, {
           ...(queue === undefined ? {} : { queue }),
@@ -695,7 +757,7 @@ export class QueueReplicator {
             queue,
             sourceOffsets: [item.sourceOffset],
             watermark,
-            writtenAtMs,
+            writtenAtMs: Date.now(),
             error: err,
           });
           if (landed === undefined) return false;

@@ -332,6 +332,7 @@ export async function readQueueRange(
         queue,
         next,
         `answered ${result.status} inside the range [${from}, ${end}) (min offset ${result.minOffset}, max offset ${result.maxOffset}, next ${result.nextBeginOffset})`,
+        true,
       );
     }
     for (const m of result.messages) {
@@ -340,6 +341,7 @@ export async function readQueueRange(
           queue,
           next,
           `was expected but the broker returned offset ${m.queueOffset}: a gap in the queue`,
+          true,
         );
       }
       if (next < end) {
@@ -353,17 +355,26 @@ export async function readQueueRange(
         queue,
         next,
         `was expected next but the broker says ${result.nextBeginOffset}: a gap in the queue`,
+        true,
       );
     }
   }
   return count;
 }
 
-function unreadable(queue: MessageQueue, offset: bigint, why: string): RmqError {
+/**
+ * `retriable`: a skipped entry inside the range (the broker could not read it at that moment,
+ * pull-gaps.ts) may be served on the next try; a range below the min or beyond the max offset
+ * will not come back.
+ */
+function unreadable(queue: MessageQueue, offset: bigint, why: string, retriable = false): RmqError {
   return new RmqError(
     "RMQ_EO_CHECKPOINT_UNREADABLE",
     `cannot read ${queue.topic} queue ${queue.brokerName}#${queue.queueId} whole: offset ${offset} ${why}`,
-    { context: { topic: queue.topic, brokerName: queue.brokerName, queueId: queue.queueId, offset } },
+    {
+      retriable,
+      context: { topic: queue.topic, brokerName: queue.brokerName, queueId: queue.queueId, offset },
+    },
   );
 }
 

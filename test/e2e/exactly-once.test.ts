@@ -45,7 +45,12 @@ async function drain(engine: ReplicationEngine, timeoutMs = 90_000): Promise<voi
 
 function assertExactlyOnce(report: VerifyReport, produced: number): void {
   const t = report.totals;
-  const summary = JSON.stringify(t, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+  const json = (v: unknown): string =>
+    JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x));
+  const problems = report.queues
+    .filter((q) => q.missing + q.duplicated + q.outOfOrder + q.altered > 0)
+    .map((q) => `${q.sourceBroker}#${q.queueId} [${q.fromOffset}, ${q.untilOffset}): ${json(q.examples)}`);
+  const summary = `${json(t)}\n${problems.join("\n")}`;
   assert.equal(t.missing, 0, `missing: ${summary}`);
   assert.equal(t.duplicated, 0, `duplicated: ${summary}`);
   assert.equal(t.outOfOrder, 0, `out of order: ${summary}`);
@@ -193,6 +198,43 @@ describe("exactly-once replication", () => {
       poisons,
       "every refused message is in the dead-letter topic once",
     );
+  });
+
+  it("stops a queue whose source topic was recreated under its checkpoint, naming it, instead of guessing", async () => {
+    const { a, clusters } = clients();
+    const [ca] = await sandbox.clusters();
+    assert.ok(ca);
+    const topic = uniqueName("eo_recreated");
+    await a.admin.createTopic({ topic, queueNums: 1 });
+    const queue = (await a.admin.getTopicRoute(topic, { refresh: true })).writeQueues()[0] as MessageQueue;
+    const writer = a.producer();
+    for (let i = 0; i < 20; i++) await writer.send({ topic, body: Buffer.from(`old ${i}`) }, { queue });
+    const config = exactlyOnce(testConfig(uniqueName("eo"), clusters, [{ from: "a", to: "b", topic }]));
+    const first = new ReplicationEngine(config, logger);
+    await first.start();
+    await drain(first);
+    // The topic is deleted and created again: its queue starts at offset 0 once more, and the
+    // checkpoint's last replicated offset (19) now holds another message.
+    await sandbox.mqadmin(["deleteTopic", "-n", ca.namesrv, "-c", ca.clusterName, "-t", topic]);
+    await a.admin.createTopic({ topic, queueNums: 1 });
+    const fresh = (await a.admin.getTopicRoute(topic, { refresh: true })).writeQueues()[0] as MessageQueue;
+    for (let i = 0; i < 30; i++)
+      await writer.send({ topic, body: Buffer.from(`new ${i}`) }, { queue: fresh });
+    const local = recordingLogger();
+    const second = new ReplicationEngine(config, local);
+    await second.start();
+    try {
+      await waitForStatus(second, (st) => st.routes[0]?.state === "error");
+      const route = second.status().routes[0];
+      assert.match(
+        route?.lastError?.message ?? "",
+        /changed under the checkpoint: offset 19 holds another message/,
+      );
+      assert.match(route?.lastError?.message ?? "", new RegExp(topic));
+      assert.equal(second.status().queues.length, 0, "the queue does not run");
+    } finally {
+      await second.stop({ drain: false });
+    }
   });
 
   it("keeps order and once-ness with 8 source queues on 3 target queues, across abandoned engines", async () => {
