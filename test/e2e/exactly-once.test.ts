@@ -10,7 +10,9 @@ import { ReplicationEngine } from "../../src/connector/engine.js";
 import { verifyRoutes, type VerifyReport } from "../../src/connector/verify.js";
 import { ContinuousProducer, chaosSeed, seededRandom, between } from "../helpers/chaos.js";
 import { proxyCluster, type ProxiedCluster } from "../helpers/fault-proxy.js";
+import type { MessageQueue } from "../../src/client/types.js";
 import {
+  poisonProperties,
   recordingLogger,
   testConfig,
   useReplicationClusters,
@@ -53,14 +55,16 @@ function assertExactlyOnce(report: VerifyReport, produced: number): void {
 }
 
 describe("exactly-once replication", () => {
-  const { clients, sandbox } = useReplicationClusters();
+  const env = useReplicationClusters();
+  const clients = (): ReturnType<typeof env.clients> => env.clients();
+  const { sandbox } = env;
   const logger = recordingLogger();
   const seed = chaosSeed();
   const random = seededRandom(seed);
   before(() => console.error(`exactly-once test seed ${seed} (replay with RMQ_CHAOS_SEED=${seed})`));
 
   it("replicates 8 queues exactly once across 12 engines abandoned mid-stream", async () => {
-    const { a, b, clusters } = clients();
+    const { a, clusters } = clients();
     const topic = uniqueName("eo_abandon");
     await a.admin.createTopic({ topic, queueNums: 8 });
     const config = exactlyOnce(testConfig(uniqueName("eo"), clusters, [{ from: "a", to: "b", topic }]));
@@ -82,25 +86,30 @@ describe("exactly-once replication", () => {
     assertExactlyOnce(report, totals.acknowledged);
   });
 
-  describe("behind a fault proxy", () => {
+  describe("behind fault proxies (target and source)", () => {
     let proxied: ProxiedCluster | undefined;
+    let sourceProxied: ProxiedCluster | undefined;
     before(async () => {
-      const [, cb] = await sandbox.clusters();
-      assert.ok(cb);
+      const [ca, cb] = await sandbox.clusters();
+      assert.ok(ca && cb);
       proxied = await proxyCluster(cb);
+      sourceProxied = await proxyCluster(ca);
     });
-    after(async () => proxied?.close());
+    after(async () => {
+      await proxied?.close();
+      await sourceProxied?.close();
+    });
 
     it("settles sends cut off or answered after their timeout from the target, and sends nothing twice", async () => {
-      assert.ok(proxied);
+      assert.ok(proxied && sourceProxied);
       const { a, clusters } = clients();
       const topic = uniqueName("eo_proxy");
       await a.admin.createTopic({ topic, queueNums: 8 });
       const base = testConfig(uniqueName("eo"), clusters, [{ from: "a", to: "b", topic }]);
       const config = exactlyOnce(base, {
         clusters: {
-          ...base.clusters,
-          b: { ...base.clusters["b"], namesrv: [clusters["b"] as string], addressMap: proxied.addressMap },
+          a: { namesrv: [clusters["a"] as string], addressMap: sourceProxied.addressMap },
+          b: { namesrv: [clusters["b"] as string], addressMap: proxied.addressMap },
         },
         // Short, so a delayed answer is an unknown outcome while the broker did store the batch.
         send: { ...base.send, timeoutMs: 800 },
@@ -110,14 +119,15 @@ describe("exactly-once replication", () => {
       await engine.start();
       const producer = await ContinuousProducer.start({ client: a, topic, ratePerSecond: 1000 });
       const chaos = new AbortController();
-      const faults = [...proxied.proxies.values()].map((p) =>
-        p.chaos({
-          everyMs: [300, 1200],
-          faults: ["cut", "delay", "drop"],
-          random,
-          signal: chaos.signal,
-        }),
-      );
+      const faults = [
+        ...[...proxied.proxies.values()].map((p) =>
+          p.chaos({ everyMs: [300, 1200], faults: ["cut", "delay", "drop"], random, signal: chaos.signal }),
+        ),
+        // Pulls cut, held or answered late: the source side must lose and repeat nothing either.
+        ...[...sourceProxied.proxies.values()].map((p) =>
+          p.chaos({ everyMs: [500, 2000], faults: ["cut", "stall", "delay"], random, signal: chaos.signal }),
+        ),
+      ];
       await sleep(20_000);
       chaos.abort();
       const report = await Promise.all(faults);
@@ -140,6 +150,49 @@ describe("exactly-once replication", () => {
       console.error(`proxy: produced ${totals.acknowledged}, ${JSON.stringify(verified.totals)}`);
       assertExactlyOnce(verified, totals.acknowledged);
     });
+  });
+
+  it("writes each refused message to the dead-letter topic once, across abandoned engines", async () => {
+    const { a, clusters } = clients();
+    const topic = uniqueName("eo_dlq");
+    await a.admin.createTopic({ topic, queueNums: 8 });
+    const config = exactlyOnce(
+      testConfig(uniqueName("eo"), clusters, [
+        { from: "a", to: "b", topic, deadLetterTopic: `${topic}-dlq` },
+      ]),
+    );
+    const producer = await ContinuousProducer.start({ client: a, topic, ratePerSecond: 800 });
+    const queues = (await a.admin.getTopicRoute(topic, { refresh: true })).writeQueues();
+    const poisonWriter = a.producer();
+    let poisons = 0;
+    const poisoning = (async () => {
+      for (let i = 0; i < 24; i++) {
+        await poisonWriter.send(
+          { topic, body: Buffer.from(`poison ${i}`), properties: poisonProperties() },
+          { queue: queues[i % queues.length] as MessageQueue },
+        );
+        poisons++;
+        await sleep(250);
+      }
+    })();
+    for (let i = 0; i < 5; i++) {
+      const engine = new ReplicationEngine(config, logger);
+      await engine.start();
+      await sleep(between(random, 600, 1800));
+      await engine.stop({ drain: false });
+    }
+    await poisoning;
+    const totals = await producer.stop();
+    const engine = new ReplicationEngine(config, logger);
+    await engine.start();
+    await drain(engine);
+    const report = await verifyRoutes(config, { from: { kind: "earliest" }, until: "max", logger });
+    assertExactlyOnce(report, totals.acknowledged);
+    assert.equal(
+      report.totals.deadLettered,
+      poisons,
+      "every refused message is in the dead-letter topic once",
+    );
   });
 
   it("keeps order and once-ness with 8 source queues on 3 target queues, across abandoned engines", async () => {

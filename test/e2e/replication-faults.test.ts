@@ -6,10 +6,10 @@ import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
-import { EncodedProperties } from "../../src/protocol/properties.js";
 import { ReplicationEngine } from "../../src/connector/engine.js";
 import { useSandbox, uniqueName } from "../helpers/sandbox.js";
 import {
+  poisonProperties,
   readTopic,
   recordingLogger,
   replicatedTotal,
@@ -17,23 +17,6 @@ import {
   waitForStatus,
   useReplicationClusters,
 } from "../helpers/replication.js";
-
-/**
- * A message whose properties fit at the source but not once provenance is added: the target
- * refuses it with MESSAGE_ILLEGAL (properties over 32767 bytes), for good.
- */
-function poisonProperties(): EncodedProperties {
-  // With UNIQ_KEY the stored properties end up a few bytes under the 32 767-byte limit at the
-  // source (measured: a 32 659-byte value is the largest a 5.5 broker takes alone); provenance
-  // adds about 150 bytes, so the target must refuse it. Written as wire text, which also carries
-  // values holding \u0001: legal on the wire (Java takes them), refused by our encoder, so the
-  // connector must forward them without a decode and re-encode, in a dead letter too.
-  return new EncodedProperties(
-    "TAGS\u0001Poison\u0002KEYS\u0001k\u0001z\u0002RMQC_PATH\u0001x\u0001y\u0002" +
-      `pad\u0001${"p".repeat(32_600)}\u0002`,
-    undefined,
-  );
-}
 
 describe("replication faults", () => {
   const env = useReplicationClusters();

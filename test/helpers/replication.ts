@@ -11,6 +11,7 @@ import type { MessageQueue } from "../../src/client/types.js";
 import type { EngineConfig, EngineRoute } from "../../src/connector/engine-config.js";
 import { ReplicationEngine } from "../../src/connector/engine.js";
 import type { MessageExt } from "../../src/protocol/message.js";
+import { EncodedProperties } from "../../src/protocol/properties.js";
 
 /** A logger that records entries (for assertions) and prints errors when RMQ_TEST_LOG is set. */
 export function recordingLogger(): Logger & {
@@ -208,4 +209,22 @@ export function useReplicationClusters(): ReplicationClusters {
     },
     track,
   };
+}
+
+/**
+ * Properties of a message the source stores and the target refuses for good: they fit at the
+ * source but not once provenance is added (MESSAGE_ILLEGAL, over 32767 bytes). What dead-letter
+ * tests send.
+ */
+export function poisonProperties(): EncodedProperties {
+  // With UNIQ_KEY the stored properties end up a few bytes under the 32 767-byte limit at the
+  // source (measured: a 32 659-byte value is the largest a 5.5 broker takes alone); provenance
+  // adds about 150 bytes, so the target must refuse it. Written as wire text, which also carries
+  // values holding \u0001: legal on the wire (Java takes them), refused by our encoder, so the
+  // connector must forward them without a decode and re-encode, in a dead letter too.
+  return new EncodedProperties(
+    "TAGS\u0001Poison\u0002KEYS\u0001k\u0001z\u0002RMQC_PATH\u0001x\u0001y\u0002" +
+      `pad\u0001${"p".repeat(32_600)}\u0002`,
+    undefined,
+  );
 }
