@@ -38,6 +38,7 @@ import { RocketMQClient, type MessageQueue, type Producer } from "../src/client/
 import type { Sandbox } from "../src/sandbox/index.js";
 import {
   ConnectorProcess,
+  connectorMain,
   procMemory,
   scrapeCounters,
   shebangNodeFlags,
@@ -81,6 +82,7 @@ Environment (defaults in brackets):
   BENCH_WARMUP_CONNECTOR   1: a connector replicates the warm-up messages before the phases; 0: not [1]
   BENCH_CONNECTOR_CONFIG   YAML appended to the connector's config, e.g. "pull: { lingerMs: 0 }"
   BENCH_DELIVERY           at-least-once, exactly-once or both [both]
+  BENCH_CONNECTOR_MAIN     another build's dist/src/cli/main.js to run as the connector [this build's]
   BENCH_ROUNDS             catch-up + steady-state phases per delivery, in ABBA order [2]
   BENCH_RECOVERY_REPS      SIGKILL-and-restart cycles per delivery; 0 skips them [5]
   BENCH_RECOVERY_RATE      produce rate while they run, msg/s [BENCH_RATE]
@@ -264,6 +266,11 @@ const DELIVERY_SHORT: Readonly<Record<Delivery, string>> = { "at-least-once": "A
 const EO_THROUGHPUT_RATIO_TARGET = 0.9;
 const EO_P99_DELTA_TARGET_MS = 2;
 const RECOVERY_TARGET_MS = 2000;
+
+/** BENCH_CONNECTOR_MAIN: another build's dist/src/cli/main.js (e.g. a change under test), else this one's. */
+function connectorMainUnderTest(): string {
+  return process.env["BENCH_CONNECTOR_MAIN"] || connectorMain();
+}
 
 /** BENCH_DELIVERY: both (the default), or only one of them. */
 function envDeliveries(): Delivery[] {
@@ -589,7 +596,7 @@ async function measureRecovery(ctx: RecoveryContext): Promise<RecoveryResult> {
     () => stopProducing,
   );
   const spawnConnector = (): ConnectorProcess => {
-    const proc = new ConnectorProcess(configPath, ctx.connectorFlags);
+    const proc = new ConnectorProcess(configPath, ctx.connectorFlags, connectorMainUnderTest());
     ctx.setConnector(proc);
     return proc;
   };
@@ -804,6 +811,7 @@ async function main(): Promise<number> {
       const warmProc = new ConnectorProcess(
         warmConfig,
         connectorFlags.filter((f) => !f.startsWith("--cpu-prof")),
+        connectorMainUnderTest(),
       );
       let warmAlive = true;
       void warmProc.exited.then(() => (warmAlive = false));
@@ -925,7 +933,7 @@ async function main(): Promise<number> {
       );
       const cpuPhase = `catch-up ${label}`;
       const catchUpCpu = measureCpu(brokerPids);
-      const proc = (connector = new ConnectorProcess(configPath, connectorFlags));
+      const proc = (connector = new ConnectorProcess(configPath, connectorFlags, connectorMainUnderTest()));
       proc.startRssSampling();
       let alive = true;
       void proc.exited.then(() => (alive = false));
