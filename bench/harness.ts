@@ -54,9 +54,17 @@ export async function waitForTarget(
   expected: number,
   deadlineMs: number,
   isAlive: () => boolean,
-): Promise<{ stored: number; doneAt: number; halfAt: number | undefined; timedOut: boolean }> {
+): Promise<{
+  stored: number;
+  doneAt: number;
+  halfAt: number | undefined;
+  /** When the first message past `baseline` was seen. */
+  firstAt: number | undefined;
+  timedOut: boolean;
+}> {
   const until = performance.now() + deadlineMs;
   let halfAt: number | undefined;
+  let firstAt: number | undefined;
   let stored = 0;
   const started = performance.now();
   let lastReport = started;
@@ -67,9 +75,10 @@ export async function waitForTarget(
       progress(`WARN reading target offsets: ${String(err)}`);
     }
     const now = performance.now();
+    if (stored > 0) firstAt ??= now;
     if (stored * 2 >= expected) halfAt ??= now;
-    if (stored >= expected) return { stored, doneAt: now, halfAt, timedOut: false };
-    if (now >= until || !isAlive()) return { stored, doneAt: now, halfAt, timedOut: true };
+    if (stored >= expected) return { stored, doneAt: now, halfAt, firstAt, timedOut: false };
+    if (now >= until || !isAlive()) return { stored, doneAt: now, halfAt, firstAt, timedOut: true };
     if (now - lastReport >= 2000) {
       progress(
         `  ... ${fmt(stored)} / ${fmt(expected)} in the target after ${fmt((now - started) / 1000, 1)} s`,
