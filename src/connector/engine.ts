@@ -370,6 +370,7 @@ export class ReplicationEngine {
             store: this.#store(to),
             logger: this.#logger,
             settings: { ...EXACTLY_ONCE_DEFAULTS, ...this.config.exactlyOnce },
+            startedAtMs: this.startedAtMs,
           })
         : atLeastOnceMode(this.client(from), this.group);
       this.#modes.set(key, mode);

@@ -61,6 +61,11 @@ export interface ExactlyOnceDeps {
   store: CheckpointStore;
   logger: Logger;
   settings: ExactlyOnceSettings;
+  /**
+   * When the engine was created (ms): later than any write of an earlier process, or of an
+   * earlier engine in this process, so their attempts are dead `deadAfterMs` after it.
+   */
+  startedAtMs: number;
 }
 
 /** The exactly-once mode of the routes from one source cluster to one target cluster. */
@@ -74,7 +79,7 @@ export class ExactlyOnceMode implements DeliveryMode {
 
   constructor(deps: ExactlyOnceDeps) {
     this.#deps = deps;
-    this.#earlierAttemptsDeadAtMs = Date.now() + deps.settings.deadAfterMs;
+    this.#earlierAttemptsDeadAtMs = deps.startedAtMs + deps.settings.deadAfterMs;
     this.checkpoint = new TargetCheckpoint(deps);
   }
 

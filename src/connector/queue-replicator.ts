@@ -114,6 +114,10 @@ export interface QueueProgress {
   loopSkippedMessages: number;
   deadLetteredMessages: number;
   sendRetries: number;
+  /** Sends whose outcome was unknown (timeout, lost connection), settled by the delivery policy. */
+  unknownOutcomes: number;
+  /** Messages of such sends that the policy found stored in the target (exactly-once only). */
+  settledLandedMessages: number;
   pulls: number;
   sends: number;
   /** Messages and bytes pulled but not yet acknowledged. */
@@ -250,6 +254,8 @@ export class QueueReplicator {
       loopSkippedMessages: 0,
       deadLetteredMessages: 0,
       sendRetries: 0,
+      unknownOutcomes: 0,
+      settledLandedMessages: 0,
       pulls: 0,
       sends: 0,
       inFlightMessages: 0,
@@ -501,6 +507,8 @@ export class QueueReplicator {
       if (this.#hardStop.signal.aborted || (this.#stopping() && !this.#drain)) return undefined;
       try {
         const settled = await this.#deps.policy.settle(send, this.#hardStop.signal);
+        this.progress.unknownOutcomes++;
+        this.progress.settledLandedMessages += settled.landed;
         if (settled.nextTargetOffset !== undefined) this.#advanceTarget(send.queue, settled.nextTargetOffset);
         if (this.#deps.policy.kind === "exactly-once") {
           this.#deps.logger.info(

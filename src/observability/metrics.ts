@@ -90,8 +90,20 @@ const QUEUE_METRICS: readonly QueueMetric[] = [
   {
     name: "send_retries_total",
     type: "counter",
-    help: "Sends retried after a retriable failure (the target may hold duplicates).",
+    help: "Sends retried after a retriable failure (with at-least-once the target may then hold duplicates).",
     value: (q) => q.sendRetries,
+  },
+  {
+    name: "unknown_send_outcomes_total",
+    type: "counter",
+    help: "Sends whose outcome was unknown (timeout, lost connection): re-sent with at-least-once, settled from the target with exactly-once.",
+    value: (q) => q.unknownOutcomes,
+  },
+  {
+    name: "settled_landed_messages_total",
+    type: "counter",
+    help: "Messages of sends with an unknown outcome that exactly-once found stored in the target, and so did not send again.",
+    value: (q) => q.settledLandedMessages,
   },
   {
     name: "lag_messages",

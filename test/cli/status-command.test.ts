@@ -24,6 +24,8 @@ function apiStatus(): Record<string, unknown> {
     loopSkippedMessages: 0,
     deadLetteredMessages: 0,
     sendRetries: 0,
+    unknownOutcomes: 0,
+    settledLandedMessages: 0,
     pulls: 10,
     sends: 10,
     inFlightMessages: 4,

@@ -55,14 +55,16 @@ function assertExactlyOnce(report: VerifyReport, produced: number): void {
 }
 
 describe("exactly-once replication", () => {
-  const { clients, sandbox } = useReplicationClusters();
+  const env = useReplicationClusters();
+  const clients = (): ReturnType<typeof env.clients> => env.clients();
+  const { sandbox } = env;
   const logger = recordingLogger();
   const seed = chaosSeed();
   const random = seededRandom(seed);
   before(() => console.error(`exactly-once test seed ${seed} (replay with RMQ_CHAOS_SEED=${seed})`));
 
   it("replicates 8 queues exactly once across 12 engines abandoned mid-stream", async () => {
-    const { a, b, clusters } = clients();
+    const { a, clusters } = clients();
     const topic = uniqueName("eo_abandon");
     await a.admin.createTopic({ topic, queueNums: 8 });
     const config = exactlyOnce(testConfig(uniqueName("eo"), clusters, [{ from: "a", to: "b", topic }]));

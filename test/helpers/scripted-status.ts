@@ -251,6 +251,8 @@ export function scriptedStatus(poll: number, options: ScriptedOptions = {}): obj
       loopSkippedMessages: 0,
       deadLetteredMessages: 0,
       sendRetries: q.errorsByKind?.["send"] ?? 0,
+      unknownOutcomes: 0,
+      settledLandedMessages: 0,
       pulls: 10 * poll,
       sends: 10 * poll,
       inFlightMessages: inFlight,

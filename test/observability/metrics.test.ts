@@ -48,6 +48,8 @@ function queue(overrides: Partial<QueueStatus> = {}): QueueStatus {
     loopSkippedMessages: 2,
     deadLetteredMessages: 1,
     sendRetries: 4,
+    unknownOutcomes: 2,
+    settledLandedMessages: 64,
     pulls: 17,
     sends: 12,
     inFlightMessages: 20,

@@ -26,6 +26,8 @@ const PER_QUEUE = [
   "pulls_total",
   "sends_total",
   "send_retries_total",
+  "unknown_send_outcomes_total",
+  "settled_landed_messages_total",
   "errors_total",
   "lag_messages",
   "lag_seconds",
