@@ -1,12 +1,16 @@
 /**
- * `npm run soak -- --minutes N [--faults connector,target-broker,source-broker]
+ * `npm run soak -- --minutes N [--faults connector,target-broker,source-broker,proxy]
  *   [--delivery at-least-once|exactly-once] [--seed S] [--rate R]`
  *
  * The long run of issue 10's proofs: its own two-cluster sandbox (A -> B), then fault rounds in
  * a loop until N minutes have passed. Each round has a fresh source topic (8 queues), a target
  * topic created beforehand with 8 or, every other round, 4 queues (source queues sharing target
  * queues), a fresh connector name, a continuous producer, one kind of fault (taken in turn from
- * --faults), then a drain and a message-by-message check through provenance. It prints the
+ * --faults), then a drain and `verifyRoutes` on the connector's config (what `rmq-connector
+ * verify` runs). The proxy round puts a fault proxy in front of each broker (the clusters'
+ * `addressMap`) with an 800 ms send timeout: target connections cut, responses delayed 5 s (past
+ * the timeout, after the broker stored the batch) and dropped; source connections cut and
+ * stalled. It prints the
  * totals of each round and of the run, and exits 1 on any message missing, out of order or
  * altered, on a drain that did not finish, and, with exactly-once, on any duplicate.
  * A failing round is replayed with --seed (every random moment comes from it).
@@ -25,18 +29,21 @@ import {
   ContinuousProducer,
   crashBroker,
   drainAndCheck,
+  formatVerify,
   killLoop,
   seededRandom,
   summarizeKills,
+  verifyProblems,
 } from "../test/helpers/chaos.js";
 import { writeConnectorConfig, type ConnectorConfigOptions } from "../test/helpers/connector-process.js";
-import { formatCheck, type CheckTotals } from "../test/helpers/replication-check.js";
+import { proxyCluster, type ChaosReport, type ProxiedCluster } from "../test/helpers/fault-proxy.js";
+import type { VerifyCounts } from "../src/connector/verify.js";
 import { uniqueName } from "../test/helpers/sandbox.js";
 import { progress, sleep, stderrLogger } from "./harness.js";
 import { describeMachine, formatMachine, TWO_CLUSTERS } from "./machine.js";
 import { runBench } from "./main.js";
 
-const FAULTS = ["connector", "target-broker", "source-broker"] as const;
+const FAULTS = ["connector", "target-broker", "source-broker", "proxy"] as const;
 type Fault = (typeof FAULTS)[number];
 const DELIVERIES = ["at-least-once", "exactly-once"] as const;
 type Delivery = (typeof DELIVERIES)[number];
@@ -56,11 +63,21 @@ out of order or altered (and, with exactly-once, duplicated).
 
 const SOURCE_QUEUES = 8;
 
+/** What the soak adds up over rounds: verify's counts that matter here. */
+type CheckTotals = Pick<VerifyCounts, "checked" | "missing" | "duplicated" | "outOfOrder" | "altered">;
+
 interface RoundResult {
   fault: Fault;
   produced: number;
   kills: number;
   brokerCrashes: number;
+  /** Faults the proxies applied (proxy rounds). */
+  proxyFaults: number;
+  /** Unknown send outcomes settled from the target, and how many had landed (exactly-once). */
+  settled: number;
+  landed: number;
+  /** ms from spawn to "running", per life that got there. */
+  recoveryMs: number[];
   /** Warning and error lines the connector logged: a broker fault it never saw proves nothing. */
   warnings: number;
   drained: boolean;
@@ -119,7 +136,7 @@ function options(): {
 
 /**
  * Loads a config with the run's settings (placeholder addresses) before any JVM starts: a
- * setting the validator refuses (exactly-once, until it lands) is reported in its own words.
+ * setting the validator refuses is reported in its own words.
  */
 async function validateUpFront(dir: string, config: ConnectorConfigOptions): Promise<string | undefined> {
   const path = join(dir, "validate.yaml");
@@ -199,7 +216,9 @@ async function main(): Promise<number> {
     process.stdout.write(
       `soak ${o.delivery}, seed ${o.seed}: ${results.length} rounds, ${sum((r) => r.produced)} produced, ` +
         `${sum((r) => r.kills)} connector SIGKILLs, ${sum((r) => r.brokerCrashes)} broker SIGKILLs, ` +
-        `${undrained} undrained rounds; ${formatCheck({ clean: false, totals, queues: [] })}; ${Math.round(sum((r) => r.seconds))} s\n`,
+        `${sum((r) => r.proxyFaults)} proxy faults, ${sum((r) => r.settled)} unknown outcomes settled ` +
+        `(${sum((r) => r.landed)} had landed), recovery ${formatRecovery(results.flatMap((r) => r.recoveryMs))}, ` +
+        `${undrained} undrained rounds; ${formatTotals(totals)}; ${Math.round(sum((r) => r.seconds))} s\n`,
     );
     const bad =
       totals.missing +
@@ -213,11 +232,28 @@ async function main(): Promise<number> {
   }
 }
 
+function formatTotals(t: CheckTotals): string {
+  return `${t.checked} checked, ${t.missing} missing, ${t.duplicated} duplicated, ${t.outOfOrder} out of order, ${t.altered} altered`;
+}
+
+/** Spawn -> "running" times: count, median and max, ms. */
+function formatRecovery(ms: readonly number[]): string {
+  if (ms.length === 0) return "none";
+  const sorted = [...ms].sort((x, y) => x - y);
+  return `${sorted.length} starts, median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms`;
+}
+
 function formatRound(r: RoundResult): string {
   return (
-    `${r.produced} produced, ${r.kills} connector SIGKILLs, ${r.brokerCrashes} broker SIGKILLs, ${r.warnings} connector warnings, ` +
-    `${r.drained ? "drained" : "NOT drained"}; ${formatCheck({ clean: false, totals: r.totals, queues: [] })}; ${Math.round(r.seconds)} s`
+    `${r.produced} produced, ${r.kills} connector SIGKILLs, ${r.brokerCrashes} broker SIGKILLs, ${r.proxyFaults} proxy faults, ` +
+    `${r.settled} unknown outcomes settled (${r.landed} landed), ${r.warnings} connector warnings, ` +
+    `recovery ${formatRecovery(r.recoveryMs)}, ${r.drained ? "drained" : "NOT drained"}; ${formatTotals(r.totals)}; ${Math.round(r.seconds)} s`
   );
+}
+
+/** Sums what the proxies' chaos schedules did. */
+function countFaults(reports: readonly ChaosReport[]): number {
+  return reports.reduce((n, r) => n + r.cut + r.refuse + r.stall + r.delay + r.drop, 0);
 }
 
 async function runRound(p: {
@@ -237,15 +273,30 @@ async function runRound(p: {
   const name = uniqueName("soak");
   await p.a.admin.createTopic({ topic, queueNums: SOURCE_QUEUES });
   await p.b.admin.createTopic({ topic, queueNums: p.round % 2 === 0 ? SOURCE_QUEUES : SOURCE_QUEUES / 2 });
+  let proxies: { source: ProxiedCluster; target: ProxiedCluster } | undefined;
+  let config = p.config;
+  if (p.fault === "proxy") {
+    proxies = { source: await proxyCluster(p.clusters.a), target: await proxyCluster(p.clusters.b) };
+    config = {
+      ...p.config,
+      clusterOptions: {
+        a: { addressMap: proxies.source.addressMap },
+        b: { addressMap: proxies.target.addressMap },
+      },
+      // Short, so a response delayed 5 s is an unknown outcome of a batch the broker stored.
+      extraYaml: "send: { timeoutMs: 800 }",
+    };
+  }
   const connector = new ConnectorProcess({
     dir: p.dir,
     name,
     clusters: { a: p.clusters.a.namesrv, b: p.clusters.b.namesrv },
     route: { fromCluster: "a", toCluster: "b", topic, start: "earliest" },
-    config: p.config,
+    config,
   });
   const producer = await ContinuousProducer.start({ client: p.a, topic, ratePerSecond: p.rate });
   let brokerCrashes = 0;
+  let proxyFaults = 0;
   try {
     await connector.start();
     if (p.fault === "connector") {
@@ -259,6 +310,30 @@ async function runRound(p: {
       const by = summarizeKills(kills);
       progress(`round ${p.round + 1}: kills met ${JSON.stringify(by)}`);
       await connector.waitRunning();
+    } else if (p.fault === "proxy" && proxies !== undefined) {
+      const chaos = new AbortController();
+      const schedules = [
+        ...[...proxies.target.proxies.values()].map((proxy) =>
+          proxy.chaos({
+            everyMs: [300, 1200],
+            faults: ["cut", "delay", "drop"],
+            random: p.random,
+            signal: chaos.signal,
+          }),
+        ),
+        ...[...proxies.source.proxies.values()].map((proxy) =>
+          proxy.chaos({
+            everyMs: [500, 2000],
+            faults: ["cut", "stall"],
+            random: p.random,
+            signal: chaos.signal,
+          }),
+        ),
+      ];
+      await sleep(between(p.random, 20_000, 40_000));
+      chaos.abort();
+      proxyFaults = countFaults(await Promise.all(schedules));
+      progress(`round ${p.round + 1}: ${proxyFaults} proxy faults`);
     } else {
       const broker = p.fault === "target-broker" ? p.clusters.b : p.clusters.a;
       for (let i = 0; i < 2; i++) {
@@ -270,33 +345,41 @@ async function runRound(p: {
       await sleep(between(p.random, 2000, 5000));
     }
     const produced = await producer.stop();
-    const { drain, check } = await drainAndCheck({
+    const { drain, report } = await drainAndCheck({
       source: p.a,
-      target: p.b,
-      sourceCluster: "a",
-      topic,
-      group: name,
+      connector,
+      topics: [topic],
       drainTimeoutMs: 180_000,
     });
-    if (!check.clean || !drain.reached) {
-      progress(
-        `round ${p.round + 1}: ${JSON.stringify(check.queues, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`,
-      );
+    const duplicatesMatter = p.config.delivery === "exactly-once" && report.totals.duplicated > 0;
+    if (
+      !drain.reached ||
+      report.totals.missing + report.totals.outOfOrder + report.totals.altered > 0 ||
+      duplicatesMatter
+    ) {
+      progress(`round ${p.round + 1}: ${formatVerify(report)}; ${verifyProblems(report)}`);
       progress(`round ${p.round + 1}: connector log tail:\n${connector.report(20)}`);
     }
+    const { settled, landed } = connector.settledOutcomes();
     return {
       fault: p.fault,
       produced: produced.acknowledged,
       kills: connector.kills,
       brokerCrashes,
+      proxyFaults,
+      settled,
+      landed,
+      recoveryMs: connector.recoveryMs,
       warnings: connector.problemCount,
       drained: drain.reached,
-      totals: check.totals,
+      totals: report.totals,
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
     await producer.stop();
     await connector.stop(5000);
+    await proxies?.source.close();
+    await proxies?.target.close();
   }
 }
 

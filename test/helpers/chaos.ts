@@ -2,13 +2,19 @@
  * The fault harness of the delivery proofs (issue 10 §4) and the soak run: a producer that keeps
  * writing through outages, the connector as a process that can be SIGKILLed and restarted, a
  * kill loop drawn from a seeded PRNG (printed, replayable with RMQ_CHAOS_SEED), broker crashes,
- * and the drain that ends every run before the check (test/helpers/replication-check.ts).
+ * and the drain that ends every run before the check: `verifyRoutes` (src/connector/verify.ts,
+ * what `rmq-connector verify` runs), on the connector's own config file.
  */
 import { randomInt } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
+import type { Logger } from "../../src/client/logger.js";
+import { silentLogger } from "../../src/client/logger.js";
+import { loadConfig } from "../../src/config/index.js";
+import type { EngineConfig } from "../../src/connector/engine-config.js";
+import { verifyRoutes, type VerifyReport } from "../../src/connector/verify.js";
 import type { StopProcessOptions } from "../../src/sandbox/index.js";
 import {
   ConnectorRun,
@@ -16,7 +22,6 @@ import {
   type ConnectorConfigOptions,
   type ConnectorRoute,
 } from "./connector-process.js";
-import { checkReplication, type CheckOptions, type ReplicationCheck } from "./replication-check.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -167,7 +172,8 @@ export interface ConnectorProcessOptions {
   name: string;
   /** Cluster key -> NameServer address. */
   clusters: Readonly<Record<string, string>>;
-  route: ConnectorRoute;
+  /** One route, or several served by the one process. */
+  route: ConnectorRoute | readonly ConnectorRoute[];
   config?: ConnectorConfigOptions;
   /** Deadline for the "running" line of each start, ms. Default 90 000. */
   startTimeoutMs?: number;
@@ -204,6 +210,17 @@ export class ConnectorProcess {
   /** Processes started so far. */
   get starts(): number {
     return this.#runs.length;
+  }
+
+  /**
+   * Per life that logged "running", ms from spawn to that line: the time to recover (under
+   * exactly-once the engine logs it once every queue is recovered). Lives killed before it are
+   * left out.
+   */
+  get recoveryMs(): number[] {
+    return this.#runs.flatMap((r) =>
+      r.runningAt === undefined ? [] : [Math.round(r.runningAt - r.spawnedAt)],
+    );
   }
 
   /** Warning and error log lines over every life. */
@@ -252,6 +269,30 @@ export class ConnectorProcess {
   /** SIGTERM (drain and commit), SIGKILL after `graceMs`. */
   async stop(graceMs = 30_000): Promise<void> {
     await this.current?.stop(graceMs);
+  }
+
+  /** The JSON log lines (every life) whose `msg` is `msg`, parsed. */
+  logLines(msg: string): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = [];
+    for (const text of readFileSync(this.logFile, "utf8").split("\n")) {
+      if (!text.startsWith("{") || !text.includes(msg)) continue;
+      try {
+        const line = JSON.parse(text) as Record<string, unknown>;
+        if (line["msg"] === msg) out.push(line);
+      } catch {
+        // A line cut by a SIGKILL.
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Unknown send outcomes the exactly-once connector settled from the target, and how many of
+   * them had landed (the "landed but unknown" case), from its log.
+   */
+  settledOutcomes(): { settled: number; landed: number } {
+    const lines = this.logLines("unknown send outcome settled from the target");
+    return { settled: lines.length, landed: lines.filter((l) => Number(l["landed"]) > 0).length };
   }
 
   /** The last `lines` lines of the log file (every life), for a failure message. */
@@ -412,22 +453,65 @@ export async function waitCommitted(
   return { reached: false, behind, waitedMs: Math.round(performance.now() - started) };
 }
 
-export interface DrainAndCheckOptions extends CheckOptions {
-  /** The connector's consumer group (its name). */
-  group: string;
-  /** Bound of the drain, ms. */
+export interface DrainAndCheckOptions {
+  /** The source cluster, to read committed and max offsets from. */
+  source: RocketMQClient;
+  /** The connector: its config file is what verify reads, its name is its consumer group. */
+  connector: { readonly configPath: string; readonly name: string };
+  /** Source topics of its routes (every one is drained before the check). */
+  topics: readonly string[];
+  /** Bound of the drain, ms (shared by the topics). */
   drainTimeoutMs: number;
+  /** For verify's clients. Default: silent. */
+  logger?: Logger;
 }
 
 /**
  * The end of every chaos run: waits for the connector's committed position to reach the source's
- * max offsets (or the bound), then compares target and source. The check runs either way, so a
- * drain that never ends still reports what is missing.
+ * max offsets of each topic (or the bound), then runs `verifyRoutes` on the connector's own config
+ * file over every source message (`from: earliest`, `until: max`). The check runs either way, so
+ * a drain that never ends still reports what is missing. Address maps are dropped from the
+ * config: verify reads the brokers directly, not through the fault proxies the run used.
+ * @throws what verifyRoutes throws when a cluster cannot be read.
  */
 export async function drainAndCheck(
   options: DrainAndCheckOptions,
-): Promise<{ drain: CommittedWait; check: ReplicationCheck }> {
-  const drain = await waitCommitted(options.source, options.group, options.topic, options.drainTimeoutMs);
-  const check = await checkReplication(options);
-  return { drain, check };
+): Promise<{ drain: CommittedWait; report: VerifyReport }> {
+  const started = performance.now();
+  const drain: CommittedWait = { reached: true, behind: 0, waitedMs: 0 };
+  for (const topic of options.topics) {
+    const left = Math.max(1, options.drainTimeoutMs - (performance.now() - started));
+    const one = await waitCommitted(options.source, options.connector.name, topic, left);
+    drain.reached &&= one.reached;
+    drain.behind += one.behind;
+  }
+  drain.waitedMs = Math.round(performance.now() - started);
+  const loaded: EngineConfig = await loadConfig(options.connector.configPath);
+  const config: EngineConfig = {
+    ...loaded,
+    clusters: Object.fromEntries(
+      Object.entries(loaded.clusters).map(([key, cluster]) => [key, { ...cluster, addressMap: undefined }]),
+    ),
+  };
+  const report = await verifyRoutes(config, {
+    from: { kind: "earliest" },
+    until: "max",
+    logger: options.logger ?? silentLogger,
+  });
+  return { drain, report };
+}
+
+/** One line of verify's totals, for progress output and failure messages. */
+export function formatVerify(report: Pick<VerifyReport, "totals">): string {
+  const t = report.totals;
+  return (
+    `${t.checked} checked, ${t.missing} missing, ${t.duplicated} duplicated, ${t.outOfOrder} out of order, ` +
+    `${t.altered} altered (${t.deadLettered} dead-lettered, ${t.otherWriters} other writers, ${t.unknownSource} unknown source)`
+  );
+}
+
+/** The source queues verify found a problem in, with its example offsets, as JSON (for failure messages). */
+export function verifyProblems(report: VerifyReport): string {
+  const bad = report.queues.filter((q) => q.missing + q.duplicated + q.outOfOrder + q.altered > 0);
+  return JSON.stringify(bad, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v));
 }

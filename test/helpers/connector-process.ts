@@ -42,7 +42,7 @@ export interface ConnectorConfigOptions {
 }
 
 /**
- * A minimal config file: the clusters and one route; every other key keeps its documented
+ * A minimal config file: the clusters and one route (or several); every other key keeps its documented
  * default unless `options` sets it. `options` may be a string: raw top-level YAML (the
  * benchmarks' form).
  */
@@ -50,10 +50,11 @@ export function writeConnectorConfig(
   path: string,
   name: string,
   clusters: Readonly<Record<string, string>>,
-  route: ConnectorRoute,
+  route: ConnectorRoute | readonly ConnectorRoute[],
   options: ConnectorConfigOptions | string = {},
 ): void {
   const o: ConnectorConfigOptions = typeof options === "string" ? { extraYaml: options } : options;
+  const routes: readonly ConnectorRoute[] = Array.isArray(route) ? route : [route as ConnectorRoute];
   const lines = [
     `name: ${name}`,
     // Port 0: any free port, read back from the connector's log (ConnectorRun.metricsListen).
@@ -65,9 +66,11 @@ export function writeConnectorConfig(
       ([key, namesrv]) => `  ${key}: ${JSON.stringify({ namesrv, ...o.clusterOptions?.[key] })}`,
     ),
     "routes:",
-    `  - from: { cluster: ${route.fromCluster}, topic: ${route.topic} }`,
-    `    to: { cluster: ${route.toCluster}${route.targetTopic === undefined ? "" : `, topic: ${route.targetTopic}`} }`,
-    `    start: ${route.start}`,
+    ...routes.flatMap((r) => [
+      `  - from: { cluster: ${r.fromCluster}, topic: ${r.topic} }`,
+      `    to: { cluster: ${r.toCluster}${r.targetTopic === undefined ? "" : `, topic: ${r.targetTopic}`} }`,
+      `    start: ${r.start}`,
+    ]),
     ...(o.extraYaml === undefined || o.extraYaml === "" ? [] : [o.extraYaml]),
     "",
   ];

@@ -327,7 +327,9 @@ export interface ProxiedCluster {
  * (brokerIP1 127.0.0.1 and its listenPort; test/e2e/address-map.test.ts checks that they
  * match). The NameServer is not proxied: the client reaches it directly.
  */
-export async function proxyCluster(cluster: ClusterInfo): Promise<ProxiedCluster> {
+export async function proxyCluster(
+  cluster: Pick<ClusterInfo, "brokerAddr" | "brokerName">,
+): Promise<ProxiedCluster> {
   const proxy = await FaultProxy.start({ upstream: cluster.brokerAddr });
   const proxies = new Map([[cluster.brokerName, proxy]]);
   return {
