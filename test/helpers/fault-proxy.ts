@@ -31,6 +31,11 @@ export interface FaultProxyCounters {
   refused: number;
   /** Connections destroyed by cut() (one per client connection). */
   cuts: number;
+  /**
+   * Bytes received from clients, counted on arrival even while stalled: a test waits for it to
+   * grow to know a request has left the client and is in the proxy's hands.
+   */
+  bytesFromClient: number;
   /** Bytes written to the upstream (requests). */
   bytesToUpstream: number;
   /** Bytes written to clients (responses and broker-initiated requests). */
@@ -119,6 +124,7 @@ export class FaultProxy {
     accepted: 0,
     refused: 0,
     cuts: 0,
+    bytesFromClient: 0,
     bytesToUpstream: 0,
     bytesToClient: 0,
     bytesDropped: 0,
@@ -266,7 +272,10 @@ export class FaultProxy {
       }, held),
     };
     this.#links.add(link);
-    client.on("data", (chunk: Buffer) => link.toUpstream.push(chunk, 0));
+    client.on("data", (chunk: Buffer) => {
+      this.#counters.bytesFromClient += chunk.length;
+      link.toUpstream.push(chunk, 0);
+    });
     upstream.on("data", (chunk: Buffer) => {
       if (this.#dropping) {
         this.#counters.bytesDropped += chunk.length;
