@@ -68,6 +68,21 @@ describe("exactly-once replication", () => {
   const random = seededRandom(seed);
   before(() => console.error(`exactly-once test seed ${seed} (replay with RMQ_CHAOS_SEED=${seed})`));
 
+  /** Starts `times` engines one after another, each abandoned (no drain) after a random while. */
+  async function abandonEngines(
+    config: EngineConfig,
+    times: number,
+    minMs: number,
+    maxMs: number,
+  ): Promise<void> {
+    for (let i = 0; i < times; i++) {
+      const engine = new ReplicationEngine(config, logger);
+      await engine.start();
+      await sleep(between(random, minMs, maxMs));
+      await engine.stop({ drain: false });
+    }
+  }
+
   it("replicates 8 queues exactly once across 12 engines abandoned mid-stream", async () => {
     const { a, clusters } = clients();
     const topic = uniqueName("eo_abandon");
@@ -180,12 +195,7 @@ describe("exactly-once replication", () => {
         await sleep(250);
       }
     })();
-    for (let i = 0; i < 5; i++) {
-      const engine = new ReplicationEngine(config, logger);
-      await engine.start();
-      await sleep(between(random, 600, 1800));
-      await engine.stop({ drain: false });
-    }
+    await abandonEngines(config, 5, 600, 1800);
     await poisoning;
     const totals = await producer.stop();
     const engine = new ReplicationEngine(config, logger);
@@ -244,12 +254,7 @@ describe("exactly-once replication", () => {
     await b.admin.createTopic({ topic, queueNums: 3 });
     const config = exactlyOnce(testConfig(uniqueName("eo"), clusters, [{ from: "a", to: "b", topic }]));
     const producer = await ContinuousProducer.start({ client: a, topic, ratePerSecond: 1200 });
-    for (let i = 0; i < 5; i++) {
-      const engine = new ReplicationEngine(config, logger);
-      await engine.start();
-      await sleep(between(random, 500, 2000));
-      await engine.stop({ drain: false });
-    }
+    await abandonEngines(config, 5, 500, 2000);
     const totals = await producer.stop();
     const engine = new ReplicationEngine(config, logger);
     await engine.start();
@@ -271,12 +276,7 @@ describe("exactly-once replication", () => {
     await sleep(3000);
     await old.stop({ drain: false });
     const config = exactlyOnce(base);
-    for (let i = 0; i < 3; i++) {
-      const engine = new ReplicationEngine(config, logger);
-      await engine.start();
-      await sleep(between(random, 800, 2000));
-      await engine.stop({ drain: false });
-    }
+    await abandonEngines(config, 3, 800, 2000);
     const totals = await producer.stop();
     const engine = new ReplicationEngine(config, logger);
     await engine.start();
