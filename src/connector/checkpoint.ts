@@ -31,10 +31,21 @@ export interface Checkpoint {
   save(entries: readonly CheckpointEntry[], signal?: AbortSignal): Promise<void>;
 }
 
-/** Positions as consumer offsets of the connector's group on the source cluster. */
+/**
+ * Positions as consumer offsets of the connector's group on the source cluster.
+ *
+ * The first commit of a topic@group on a broker goes alone: the broker (4.9.7 and 5.x alike,
+ * ConsumerOffsetManager.commitOffset) creates the topic@group table with get-then-put, so two
+ * first commits that race each create a table and the later put drops the other's offset. Seen in
+ * CI as a `latest` start pinned on two queues and only one of them committed.
+ */
 export class ConsumerOffsetCheckpoint implements Checkpoint {
   readonly #admin: Admin;
   readonly #group: string;
+  /** brokerName|topic whose table this process has seen created (a commit there succeeded). */
+  readonly #tablesKnown = new Set<string>();
+  /** brokerName|topic whose first commit is under way; later commits wait for it. */
+  readonly #firstCommits = new Map<string, Promise<void>>();
 
   constructor(sourceAdmin: Admin, group: string) {
     this.#admin = sourceAdmin;
@@ -57,11 +68,36 @@ export class ConsumerOffsetCheckpoint implements Checkpoint {
     const failures: unknown[] = [];
     await Promise.all(
       entries.map((e) =>
-        this.#admin
-          .updateConsumerOffset(this.#group, e.queue, e.position.nextSourceOffset)
-          .catch((err: unknown) => failures.push(err)),
+        this.#commit(e.queue, e.position.nextSourceOffset).catch((err: unknown) => failures.push(err)),
       ),
     );
     if (failures.length > 0) throw failures[0];
+  }
+
+  async #commit(queue: MessageQueue, offset: bigint): Promise<void> {
+    const table = `${queue.brokerName}|${queue.topic}`;
+    for (;;) {
+      if (this.#tablesKnown.has(table)) break;
+      const first = this.#firstCommits.get(table);
+      if (first === undefined) {
+        const commit = this.#admin.updateConsumerOffset(this.#group, queue, offset);
+        this.#firstCommits.set(table, commit);
+        try {
+          await commit;
+          this.#tablesKnown.add(table);
+        } finally {
+          this.#firstCommits.delete(table);
+        }
+        return;
+      }
+      await first.catch(() => undefined);
+    }
+    try {
+      await this.#admin.updateConsumerOffset(this.#group, queue, offset);
+    } catch (err) {
+      // A broker restarted before it flushed its offsets has no table again: go alone once more.
+      this.#tablesKnown.delete(table);
+      throw err;
+    }
   }
 }

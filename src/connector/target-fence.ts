@@ -10,7 +10,8 @@
 import type { Admin, BrokerRuntimeInfo } from "../client/admin.js";
 import type { PullConsumer } from "../client/pull-consumer.js";
 import type { MessageQueue } from "../client/types.js";
-import { RmqError } from "../protocol/errors.js";
+import { ResponseCode } from "../protocol/codes.js";
+import { BrokerError, RmqError } from "../protocol/errors.js";
 import type { MessageExt } from "../protocol/message.js";
 import { AbortedError } from "../transport/errors.js";
 import { sleep } from "./backoff.js";
@@ -144,12 +145,35 @@ async function pollRuntimeInfo(
   const pollMs = options.pollMs ?? 5;
   for (let polls = 1; ; polls++) {
     checkAborted(options.signal, what);
-    const info = await admin.getBrokerRuntimeInfo(brokerName, { signal: options.signal });
-    const failure = check(info, polls, timeoutMs);
+    let failure: RmqError | undefined;
+    try {
+      const info = await admin.getBrokerRuntimeInfo(brokerName, { signal: options.signal });
+      failure = check(info, polls, timeoutMs);
+    } catch (err) {
+      if (!statsNotSampledYet(err)) throw err;
+      failure = new RmqError(
+        "RMQ_EO_BROKER_STARTING",
+        `broker ${brokerName} has no runtime statistics yet after ${timeoutMs} ms (${err.remark ?? ""})`,
+        { retriable: true, cause: err, context: { brokerName } },
+      );
+    }
     if (failure === undefined) return { waitedMs: Date.now() - started, polls };
     if (Date.now() - started >= timeoutMs) throw failure;
     await sleep(pollMs, options.signal);
   }
+}
+
+/**
+ * A 4.x broker in its first second answers GET_BROKER_RUNTIME_INFO with SYSTEM_ERROR
+ * NoSuchElementException: StoreStatsService reads the last of its TPS samples, and the sampler
+ * adds the first one a second after start. The broker is up, its figures are not: ask again.
+ */
+function statsNotSampledYet(err: unknown): err is BrokerError {
+  return (
+    err instanceof BrokerError &&
+    err.responseCode === ResponseCode.SYSTEM_ERROR &&
+    (err.remark ?? "").includes("NoSuchElementException")
+  );
 }
 
 /** The message of a source queue found at the highest source offset, and where it is in the target. */

@@ -8,7 +8,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { PullOptions, PullResult } from "../../src/client/pull-consumer.js";
 import type { BrokerRuntimeInfo } from "../../src/protocol/broker-runtime-info.js";
-import { RmqError } from "../../src/protocol/errors.js";
+import { ResponseCode } from "../../src/protocol/codes.js";
+import { BrokerError, RmqError } from "../../src/protocol/errors.js";
 import type { MessageExt } from "../../src/protocol/message.js";
 import {
   findLatestOfSource,
@@ -192,11 +193,13 @@ function runtimeInfo(max: bigint, behind: bigint | undefined, lock = 0, head = 0
   };
 }
 
-function scripted(answers: BrokerRuntimeInfo[]) {
+function scripted(answers: (BrokerRuntimeInfo | Error)[]) {
   let i = 0;
   return {
-    getBrokerRuntimeInfo: () =>
-      Promise.resolve(answers[Math.min(i++, answers.length - 1)] as BrokerRuntimeInfo),
+    getBrokerRuntimeInfo: () => {
+      const answer = answers[Math.min(i++, answers.length - 1)];
+      return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer as BrokerRuntimeInfo);
+    },
     get calls() {
       return i;
     },
@@ -256,4 +259,25 @@ test("waitBrokerSettled waits out a held put lock and an old send-queue head, el
         err.message,
       ),
   );
+});
+
+test("the fences ask again while a 4.x broker has no TPS sample yet, and rethrow other broker errors", async () => {
+  // What 4.9.7 answers in its first second (StoreStatsService's sample list is empty).
+  const notSampled = () =>
+    new BrokerError(
+      ResponseCode.SYSTEM_ERROR,
+      "SYSTEM_ERROR",
+      "runtime info of broker b failed with SYSTEM_ERROR",
+      "java.util.NoSuchElementException, java.base/java.util.LinkedList.getLast(LinkedList.java:261)",
+    );
+  const admin = scripted([notSampled(), notSampled(), runtimeInfo(0n, 0n, 0, 0)]);
+  assert.equal((await waitBrokerSettled(admin, "b", { pollMs: 1 })).polls, 3);
+  await assert.rejects(
+    waitForDispatch(scripted([notSampled()]), "b", { timeoutMs: 20, pollMs: 5 }),
+    (err: unknown) => err instanceof RmqError && err.code === "RMQ_EO_BROKER_STARTING" && err.retriable,
+  );
+  const other = new BrokerError(ResponseCode.SYSTEM_ERROR, "SYSTEM_ERROR", "boom", "NullPointerException");
+  const failing = scripted([other, runtimeInfo(0n, 0n, 0, 0)]);
+  await assert.rejects(waitBrokerSettled(failing, "b", { pollMs: 1 }), (err: unknown) => err === other);
+  assert.equal(failing.calls, 1);
 });

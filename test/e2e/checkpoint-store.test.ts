@@ -2,7 +2,8 @@
  * The exactly-once checkpoint kept as messages in the target cluster, against real brokers
  * (5.5.0, and 4.9.7 in the driver's second pass): topic creation, round trips over all checkpoint
  * queues, the newest record winning, bad and foreign records skipped, old records still found, and a
- * record read back at once after it was written.
+ * record read back at once after it was written; and the at-least-once checkpoint (consumer offsets)
+ * keeping every queue of a first save made side by side.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -15,7 +16,9 @@ import {
   type CheckpointRecord,
   type SourceQueueId,
 } from "../../src/connector/checkpoint-store.js";
+import { ConsumerOffsetCheckpoint } from "../../src/connector/checkpoint.js";
 import { RmqError } from "../../src/protocol/errors.js";
+import { queueKey } from "../../src/client/types.js";
 import { resolveVersion } from "../../src/sandbox/index.js";
 import { uniqueName, useSandbox } from "../helpers/sandbox.js";
 
@@ -233,5 +236,36 @@ describe(`checkpoint store against RocketMQ ${resolveVersion()}`, () => {
     assert.equal((await s.readLatest(sources(5))).size, 0);
     assert.equal((await s.readLatest([])).size, 0);
     await s.write([]);
+  });
+
+  it("keeps every queue of a first save made side by side (the broker's table creation races)", async () => {
+    // The broker creates a topic@group offset table with get-then-put: two first commits at once
+    // each make a table and one offset is dropped. Every round is a fresh group, so a first save.
+    const topic = uniqueName("ckpt-offsets");
+    await client.admin.createTopic({ topic, queueNums: 8 });
+    const queues = (await client.admin.getTopicRoute(topic, { refresh: true })).writeQueues();
+    for (let round = 0; round < 20; round++) {
+      const group = uniqueName("ckpt-group");
+      await client.admin.createSubscriptionGroup({ group });
+      const checkpoint = new ConsumerOffsetCheckpoint(client.admin, group);
+      const offsets = queues.map((_, i) => BigInt(round * 100 + i + 1));
+      // Separate saves at once, as queues taken together each pin their start.
+      await Promise.all(
+        queues.map((queue, i) =>
+          checkpoint.save([
+            {
+              queue,
+              position: { nextSourceOffset: offsets[i] as bigint, targets: [], fingerprint: undefined },
+            },
+          ]),
+        ),
+      );
+      const loaded = await checkpoint.load(queues);
+      assert.deepEqual(
+        queues.map((q) => loaded.get(queueKey(q))?.nextSourceOffset),
+        offsets,
+        `round ${round}`,
+      );
+    }
   });
 });

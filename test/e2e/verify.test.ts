@@ -271,7 +271,9 @@ describe("verify", () => {
         sent += batch.length;
       }
     })();
-    await waitForStatus(engine, () => replicatedTotal(engine) >= 400, 60_000);
+    // Committed, not only replicated: verify's live range ends at the committed offsets.
+    const committed = () => engine.status().queues.reduce((n, q) => n + Number(q.committedOffset ?? 0n), 0);
+    await waitForStatus(engine, () => committed() >= 400, 60_000);
     // While messages keep coming, each verify sees a tail the connector has not committed.
     for (let i = 0; i < 3; i++) {
       const live = await verifyRoutes(config, { logger: recordingLogger() });
