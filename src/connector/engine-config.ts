@@ -48,7 +48,8 @@ export interface EngineConfig {
   commit: { intervalMs: number };
   /** Absent means at-least-once. */
   delivery?: "at-least-once" | "exactly-once" | undefined;
-  exactlyOnce?: { deadAfterMs?: number } | undefined;
+  /** Exactly-once settings (the config file sets deadAfterMs; tests may shorten refreshIdleMs). */
+  exactlyOnce?: { deadAfterMs?: number; refreshIdleMs?: number } | undefined;
   retry: { initialBackoffMs: number; maxBackoffMs: number };
   topicRefreshIntervalMs: number;
   lagRefreshIntervalMs: number;

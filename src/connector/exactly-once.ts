@@ -25,7 +25,7 @@ import {
 import { CheckpointStore, type CheckpointRecord, type SourceQueueId, sourceKey } from "./checkpoint-store.js";
 import type { DeliveryPolicy, SettledSend, UnsettledSend } from "./delivery.js";
 import type { DeliveryMode, QueueAssignment } from "./queue-ownership.js";
-import type { StartPosition, TargetPosition } from "./queue-replicator.js";
+import type { QueueReplicator, StartPosition, TargetPosition } from "./queue-replicator.js";
 import { routeStartOffset } from "./start-position.js";
 import {
   findLatestOfSource,
@@ -43,12 +43,18 @@ export interface ExactlyOnceSettings {
   fenceTimeoutMs: number;
   /** Messages read backwards from a target queue's end when a queue has no checkpoint record yet. */
   firstStartScanLimit: number;
+  /**
+   * How often a queue's record is written even when it did not move, and its target watermarks
+   * raised where nothing is in flight (ms): both keep a record readable past the target's retention.
+   */
+  refreshIdleMs: number;
 }
 
 export const EXACTLY_ONCE_DEFAULTS: ExactlyOnceSettings = {
   deadAfterMs: 1000,
   fenceTimeoutMs: 30_000,
   firstStartScanLimit: 10_000,
+  refreshIdleMs: 60_000,
 };
 
 export interface ExactlyOnceDeps {
@@ -71,16 +77,28 @@ export interface ExactlyOnceDeps {
 /** The exactly-once mode of the routes from one source cluster to one target cluster. */
 export class ExactlyOnceMode implements DeliveryMode {
   readonly checkpoint: Checkpoint;
-  readonly refreshIdleMs = 60_000;
+  readonly refreshIdleMs: number;
   readonly saveAfterRecovery = true;
   readonly #deps: ExactlyOnceDeps;
   /** No attempt of an earlier process (or engine) can land after this time (ms): Assumption D. */
   readonly #earlierAttemptsDeadAtMs: number;
+  /** When this process last released a source queue (by queueKey): its abandoned sends die D later. */
+  readonly #releasedAtMs = new Map<string, number>();
 
   constructor(deps: ExactlyOnceDeps) {
     this.#deps = deps;
+    this.refreshIdleMs = deps.settings.refreshIdleMs;
     this.#earlierAttemptsDeadAtMs = deps.startedAtMs + deps.settings.deadAfterMs;
     this.checkpoint = new TargetCheckpoint(deps);
+  }
+
+  released(assignment: QueueAssignment): void {
+    this.#releasedAtMs.set(queueKey(assignment.sourceQueue), Date.now());
+  }
+
+  refreshWatermarks(replicator: QueueReplicator): Promise<void> {
+    const { admin } = this.#deps.target;
+    return replicator.raiseWatermarks((queue) => admin.getMaxOffset(queue));
   }
 
   policy(assignment: QueueAssignment): DeliveryPolicy {
@@ -114,8 +132,15 @@ export class ExactlyOnceMode implements DeliveryMode {
     const { sourceQueue, targetQueue, deadLetterQueue } = assignment;
     if (saved?.fingerprint !== undefined)
       await this.#checkFingerprint(sourceQueue, saved.fingerprint, signal);
-    await sleep(this.#earlierAttemptsDeadAtMs - Date.now(), signal);
+    // A queue released by this process (a drain that timed out) may have left a send behind.
+    const releasedAtMs = this.#releasedAtMs.get(queueKey(sourceQueue));
+    const deadAtMs = Math.max(
+      this.#earlierAttemptsDeadAtMs,
+      releasedAtMs === undefined ? 0 : releasedAtMs + this.#deps.settings.deadAfterMs,
+    );
+    await sleep(deadAtMs - Date.now(), signal);
     const queues = [targetQueue, ...(deadLetterQueue ? [deadLetterQueue] : [])];
+    const current = new Set(queues.map((q) => queueKey(q)));
     const targets: TargetPosition[] = [];
     let next: bigint;
     if (saved !== undefined) {
@@ -141,7 +166,9 @@ export class ExactlyOnceMode implements DeliveryMode {
         );
         if (scan.highest !== undefined && scan.highest.sourceOffset + 1n > next)
           next = scan.highest.sourceOffset + 1n;
-        targets.push({ queue: t.queue, nextOffset: scan.endOffset });
+        // A queue of an older mapping is done with once scanned: every attempt that could still
+        // land there is dead (the wait and fences above) and nothing is sent there again.
+        if (current.has(queueKey(t.queue))) targets.push({ queue: t.queue, nextOffset: scan.endOffset });
       }
     } else {
       // No record: a first start, or a switch from at-least-once. What the old mode wrote after

@@ -41,6 +41,13 @@ export interface DeliveryMode {
   readonly refreshIdleMs: number;
   /** Save a queue's position as soon as it is recovered (not only when it was never saved). */
   readonly saveAfterRecovery: boolean;
+  /**
+   * Raise a running queue's target watermarks where nothing is in flight, every refreshIdleMs
+   * (exactly-once: keeps rarely written target queues above the target's retention).
+   */
+  refreshWatermarks?(replicator: QueueReplicator): Promise<void>;
+  /** A queue this process owned was released (its abandoned sends may still land for a while). */
+  released?(assignment: QueueAssignment): void;
 }
 
 export interface OwnershipHost extends PipelineHost {
@@ -63,6 +70,7 @@ interface Owned extends OwnedQueue {
   mode: DeliveryMode;
   saved: QueuePosition | undefined;
   savedAtMs: number;
+  watermarksAtMs: number;
 }
 
 export function assignmentKey(route: EngineRoute, queue: MessageQueue): string {
@@ -172,6 +180,7 @@ export class QueueOwnership {
       lastCommitAtMs: undefined,
       saved: undefined,
       savedAtMs: 0,
+      watermarksAtMs: Date.now(),
     };
     const fields = {
       route: route.name,
@@ -202,6 +211,7 @@ export class QueueOwnership {
     const owned = this.#owned.get(key);
     if (!owned) return;
     await owned.replicator.stop({ ...options, drain: options.drain ?? true });
+    owned.mode.released?.(owned.assignment);
     if (options.drain ?? true) {
       await this.#save(owned).catch((err: unknown) =>
         this.#host.logger.warn(
@@ -215,6 +225,7 @@ export class QueueOwnership {
 
   /** Saves every queue whose position moved (and idle ones due for a refresh). */
   async saveAll(): Promise<void> {
+    await this.#refreshWatermarks();
     const byCheckpoint = new Map<Checkpoint, { owned: Owned; position: QueuePosition }[]>();
     const now = Date.now();
     for (const owned of this.#owned.values()) {
@@ -234,6 +245,25 @@ export class QueueOwnership {
           ),
         ),
       ),
+    );
+  }
+
+  async #refreshWatermarks(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      [...this.#owned.values()].map(async (owned) => {
+        const { mode } = owned;
+        if (mode.refreshWatermarks === undefined || now - owned.watermarksAtMs < mode.refreshIdleMs) return;
+        try {
+          await mode.refreshWatermarks(owned.replicator);
+          owned.watermarksAtMs = now;
+        } catch (err) {
+          this.#host.logger.warn(
+            { route: owned.assignment.route.name, err: errorMessage(err) },
+            "target watermark refresh failed; will retry",
+          );
+        }
+      }),
     );
   }
 

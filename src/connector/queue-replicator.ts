@@ -236,6 +236,11 @@ export class QueueReplicator {
   #singleUntil = -1n;
   /** Target positions by queue key: the data queue, and the dead-letter queue once used. */
   readonly #targets = new Map<string, TargetPosition>();
+  /**
+   * The target queue (key) of the send whose outcome is not known yet, from the moment it is
+   * handed to the producer until it is acknowledged, refused or settled; sends are one at a time.
+   */
+  #outstanding: string | undefined;
   /** The newest acknowledged message (its body for the fingerprint's CRC, computed when asked). */
   #lastSent: { offset: bigint; storeMs: number; body: Buffer } | undefined;
   /** The fingerprint the queue started with, until #lastSent replaces it. */
@@ -293,6 +298,22 @@ export class QueueReplicator {
           ? this.#startFingerprint
           : { offset: last.offset, storeMs: last.storeMs, bodyCrc: crc32(last.body) },
     };
+  }
+
+  /**
+   * Raises each target position to that queue's max offset (`readMax`) unless a send of this
+   * queue there has an outcome not known yet. A watermark only moves with acknowledgements, so
+   * one of a queue written rarely (a shared dead-letter queue, a target queue shared with a busy
+   * source queue while this one is idle) would fall below the target's min offset by retention.
+   * Safe: with no outcome unknown when the raise is applied, every message of this source queue
+   * that can still land is sent later and lands above what the max offset was when read.
+   */
+  async raiseWatermarks(readMax: (queue: MessageQueue) => Promise<bigint>): Promise<void> {
+    for (const [key, target] of this.#targets) {
+      if (this.#outstanding === key) continue;
+      const max = await readMax(target.queue);
+      if (this.#outstanding !== key && max > target.nextOffset) target.nextOffset = max;
+    }
   }
 
   /** Starts both loops. */
@@ -504,52 +525,58 @@ export class QueueReplicator {
       const messages = batch.filter((i): i is MessageItem => i.kind === "message");
       const queue = this.endpoints.targetQueue;
       const watermark = this.#targetNext(queue);
+      const outer = this.#outstanding;
+      this.#outstanding = queueKey(queue);
       try {
-        const result = await this.#send(messages.map((m) => m.message));
-        attempt = 0;
-        this.#recovered("send");
-        this.#advanceTarget(result.queue, result.queueOffset + BigInt(messages.length));
-        this.#acknowledge(batch.length, messages);
-      } catch (err) {
-        const failure = classifySendFailure(err);
-        if (failure === "poison") {
-          if (messages.length > 1) {
-            // Find the culprit: re-send this run one message at a time.
-            this.#singleUntil = (messages[messages.length - 1] as { sourceOffset: bigint }).sourceOffset;
-            continue;
+        try {
+          const result = await this.#send(messages.map((m) => m.message));
+          attempt = 0;
+          this.#recovered("send");
+          this.#advanceTarget(result.queue, result.queueOffset + BigInt(messages.length));
+          this.#acknowledge(batch.length, messages);
+        } catch (err) {
+          const failure = classifySendFailure(err);
+          if (failure === "poison") {
+            if (messages.length > 1) {
+              // Find the culprit: re-send this run one message at a time.
+              this.#singleUntil = (messages[messages.length - 1] as { sourceOffset: bigint }).sourceOffset;
+              continue;
+            }
+            const culprit = messages[0];
+            if (culprit && (await this.#deadLetter(culprit, err))) {
+              this.#acknowledge(batch.length, [], culprit);
+              continue;
+            }
+            this.#fail("rejected", this.#rejectedError(culprit?.sourceOffset, err));
+            this.#releaseAll();
+            return;
           }
-          const culprit = messages[0];
-          if (culprit && (await this.#deadLetter(culprit, err))) {
-            this.#acknowledge(batch.length, [], culprit);
-            continue;
+          this.progress.sendRetries++;
+          this.#recordError("send", err, "send");
+          if (this.#stopping() && !this.#drain) return;
+          if (failure === "unknown" && messages.length > 0) {
+            const sourceOffsets = messages.map((m) => m.sourceOffset);
+            // The failure's time, not the send's: the request may have been written only after a
+            // route lookup or a connect, late in the attempt (Assumption D counts from the write).
+            const landed = await this.#settle({
+              queue,
+              sourceOffsets,
+              watermark,
+              writtenAtMs: Date.now(),
+              error: err,
+            });
+            if (landed === undefined) return; // stopping
+            if (landed > 0) {
+              this.#recovered("send");
+              this.#acknowledge(itemsThrough(batch, landed), messages.slice(0, landed));
+              attempt = 0;
+              continue;
+            }
           }
-          this.#fail("rejected", this.#rejectedError(culprit?.sourceOffset, err));
-          this.#releaseAll();
-          return;
+          await sleep(backoffDelay(attempt++, this.#settings.backoff), this.#hardStop.signal);
         }
-        this.progress.sendRetries++;
-        this.#recordError("send", err, "send");
-        if (this.#stopping() && !this.#drain) return;
-        if (failure === "unknown" && messages.length > 0) {
-          const sourceOffsets = messages.map((m) => m.sourceOffset);
-          // The failure's time, not the send's: the request may have been written only after a
-          // route lookup or a connect, late in the attempt (Assumption D counts from the write).
-          const landed = await this.#settle({
-            queue,
-            sourceOffsets,
-            watermark,
-            writtenAtMs: Date.now(),
-            error: err,
-          });
-          if (landed === undefined) return; // stopping
-          if (landed > 0) {
-            this.#recovered("send");
-            this.#acknowledge(itemsThrough(batch, landed), messages.slice(0, landed));
-            attempt = 0;
-            continue;
-          }
-        }
-        await sleep(backoffDelay(attempt++, this.#settings.backoff), this.#hardStop.signal);
+      } finally {
+        this.#outstanding = outer;
       }
     }
   }
@@ -717,53 +744,59 @@ export class QueueReplicator {
     const queue = this.endpoints.deadLetterQueue;
     for (let attempt = 0; ; attempt++) {
       const watermark = queue === undefined ? 0n : this.#targetNext(queue);
+      const outer = this.#outstanding;
+      if (queue !== undefined) this.#outstanding = queueKey(queue);
       try {
-        const result = await this.#deps.producer.send(message, {
-          ...(queue === undefined ? {} : { queue }),
-          timeoutMs: this.#settings.sendTimeoutMs,
-          signal: this.#hardStop.signal,
-        });
-        this.#advanceTarget(result.queue, result.queueOffset + 1n);
-        this.#recovered("send");
-        this.#deps.logger.warn(
-          {
-            topic: this.endpoints.sourceQueue.topic,
-            queueId: this.endpoints.sourceQueue.queueId,
-            offset: String(item.sourceOffset),
-            deadLetterTopic: topic,
-            err: reason,
-          },
-          "message refused by the target; sent to the dead-letter topic",
-        );
-        return true;
-      } catch (err) {
-        this.#recordError("dead_letter", err, "send");
-        if (isPoison(err)) {
-          if (strippedProperties) return false;
-          // The user properties may be what the target refuses: keep body, tags, keys, message
-          // id and provenance, and say that the rest was dropped.
-          strippedProperties = true;
-          const notKept = (name: string): boolean =>
-            isDeadLetterInfo(name) || !(name.startsWith("RMQC_") || DEAD_LETTER_KEPT.has(name));
-          message = {
-            ...message,
-            properties: rewriteProperties(own, notKept, [...info, [DeadLetter.PROPERTIES_DROPPED, "true"]]),
-          };
-          continue;
-        }
-        if (this.#stopping() && !this.#drain) return false;
-        if (queue !== undefined && classifySendFailure(err) === "unknown") {
-          const landed = await this.#settle({
-            queue,
-            sourceOffsets: [item.sourceOffset],
-            watermark,
-            writtenAtMs: Date.now(),
-            error: err,
+        try {
+          const result = await this.#deps.producer.send(message, {
+            ...(queue === undefined ? {} : { queue }),
+            timeoutMs: this.#settings.sendTimeoutMs,
+            signal: this.#hardStop.signal,
           });
-          if (landed === undefined) return false;
-          if (landed > 0) return true;
+          this.#advanceTarget(result.queue, result.queueOffset + 1n);
+          this.#recovered("send");
+          this.#deps.logger.warn(
+            {
+              topic: this.endpoints.sourceQueue.topic,
+              queueId: this.endpoints.sourceQueue.queueId,
+              offset: String(item.sourceOffset),
+              deadLetterTopic: topic,
+              err: reason,
+            },
+            "message refused by the target; sent to the dead-letter topic",
+          );
+          return true;
+        } catch (err) {
+          this.#recordError("dead_letter", err, "send");
+          if (isPoison(err)) {
+            if (strippedProperties) return false;
+            // The user properties may be what the target refuses: keep body, tags, keys, message
+            // id and provenance, and say that the rest was dropped.
+            strippedProperties = true;
+            const notKept = (name: string): boolean =>
+              isDeadLetterInfo(name) || !(name.startsWith("RMQC_") || DEAD_LETTER_KEPT.has(name));
+            message = {
+              ...message,
+              properties: rewriteProperties(own, notKept, [...info, [DeadLetter.PROPERTIES_DROPPED, "true"]]),
+            };
+            continue;
+          }
+          if (this.#stopping() && !this.#drain) return false;
+          if (queue !== undefined && classifySendFailure(err) === "unknown") {
+            const landed = await this.#settle({
+              queue,
+              sourceOffsets: [item.sourceOffset],
+              watermark,
+              writtenAtMs: Date.now(),
+              error: err,
+            });
+            if (landed === undefined) return false;
+            if (landed > 0) return true;
+          }
+          await sleep(backoffDelay(attempt, this.#settings.backoff), this.#hardStop.signal);
         }
-        await sleep(backoffDelay(attempt, this.#settings.backoff), this.#hardStop.signal);
+      } finally {
+        this.#outstanding = outer;
       }
     }
   }

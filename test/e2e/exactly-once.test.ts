@@ -7,8 +7,10 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { EngineConfig } from "../../src/connector/engine-config.js";
 import { ReplicationEngine } from "../../src/connector/engine.js";
+import { CheckpointStore, sourceKey } from "../../src/connector/checkpoint-store.js";
 import { verifyRoutes, type VerifyReport } from "../../src/connector/verify.js";
-import { ContinuousProducer, chaosSeed, seededRandom, between } from "../helpers/chaos.js";
+import type { RocketMQClient } from "../../src/client/rocketmq-client.js";
+import { ContinuousProducer, chaosSeed, seededRandom, between, waitCommitted } from "../helpers/chaos.js";
 import { proxyCluster, type ProxiedCluster } from "../helpers/fault-proxy.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import {
@@ -26,21 +28,29 @@ function exactlyOnce(config: EngineConfig, overrides: Partial<EngineConfig> = {}
   return { ...config, delivery: "exactly-once", exactlyOnce: { deadAfterMs: 1000 }, ...overrides };
 }
 
-/** Waits until every queue's saved position reached the source's end, then stops the engine. */
-async function drain(engine: ReplicationEngine, timeoutMs = 90_000): Promise<void> {
-  await waitForStatus(
-    engine,
-    (s) =>
-      s.queues.length > 0 &&
-      s.queues.every(
-        (q) =>
-          q.sourceMaxOffset !== undefined &&
-          q.committedOffset !== undefined &&
-          q.committedOffset >= q.sourceMaxOffset,
-      ),
-    timeoutMs,
-  );
+/**
+ * Waits until the connector's committed offsets reach the source's max offsets as read now (the
+ * producer has stopped), then stops the engine. Not the status's sourceMaxOffset: that is as old
+ * as the last lag refresh, and a drain trusting it ended early (verify then found the tail missing).
+ */
+async function drain(
+  engine: ReplicationEngine,
+  source: RocketMQClient,
+  topic: string,
+  timeoutMs = 90_000,
+): Promise<void> {
+  const wait = await waitCommitted(source, engine.config.name, topic, timeoutMs);
   await engine.stop();
+  assert.ok(wait.reached, `the drain of ${topic} did not end in ${timeoutMs} ms: ${wait.behind} behind`);
+}
+
+/** Waits until the NameServer's route of `topic` on `client`'s cluster has `count` write queues. */
+async function waitUntilQueues(client: RocketMQClient, topic: string, count: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while ((await client.admin.getTopicRoute(topic, { refresh: true })).writeQueues().length !== count) {
+    if (Date.now() > deadline) throw new Error(`${topic} never showed ${count} write queues`);
+    await sleep(200);
+  }
 }
 
 function assertExactlyOnce(report: VerifyReport, produced: number): void {
@@ -76,7 +86,7 @@ describe("exactly-once replication", () => {
     maxMs: number,
   ): Promise<void> {
     for (let i = 0; i < times; i++) {
-      const engine = new ReplicationEngine(config, logger);
+      const engine = env.track(new ReplicationEngine(config, logger));
       await engine.start();
       await sleep(between(random, minMs, maxMs));
       await engine.stop({ drain: false });
@@ -90,7 +100,7 @@ describe("exactly-once replication", () => {
     const config = exactlyOnce(testConfig(uniqueName("eo"), clusters, [{ from: "a", to: "b", topic }]));
     const producer = await ContinuousProducer.start({ client: a, topic, ratePerSecond: 1500 });
     for (let i = 0; i < 12; i++) {
-      const engine = new ReplicationEngine(config, logger);
+      const engine = env.track(new ReplicationEngine(config, logger));
       const started = engine.start();
       // Abandoned at a random moment: during start-up and recovery too, not only when running.
       await sleep(between(random, i % 3 === 0 ? 50 : 800, 2500));
@@ -98,9 +108,9 @@ describe("exactly-once replication", () => {
       await engine.stop({ drain: false });
     }
     const totals = await producer.stop();
-    const engine = new ReplicationEngine(config, logger);
+    const engine = env.track(new ReplicationEngine(config, logger));
     await engine.start();
-    await drain(engine);
+    await drain(engine, a, topic);
     const report = await verifyRoutes(config, { from: { kind: "earliest" }, until: "max", logger });
     console.error(`abandon: produced ${totals.acknowledged}, ${JSON.stringify(report.totals)}`);
     assertExactlyOnce(report, totals.acknowledged);
@@ -135,7 +145,7 @@ describe("exactly-once replication", () => {
         send: { ...base.send, timeoutMs: 800 },
       });
       const local = recordingLogger();
-      const engine = new ReplicationEngine(config, local);
+      const engine = env.track(new ReplicationEngine(config, local));
       await engine.start();
       const producer = await ContinuousProducer.start({ client: a, topic, ratePerSecond: 1000 });
       const chaos = new AbortController();
@@ -152,7 +162,7 @@ describe("exactly-once replication", () => {
       chaos.abort();
       const report = await Promise.all(faults);
       const totals = await producer.stop();
-      await drain(engine);
+      await drain(engine, a, topic);
       const settled = local.entries.filter(
         (e) => e.message === "unknown send outcome settled from the target",
       );
@@ -198,9 +208,9 @@ describe("exactly-once replication", () => {
     await abandonEngines(config, 5, 600, 1800);
     await poisoning;
     const totals = await producer.stop();
-    const engine = new ReplicationEngine(config, logger);
+    const engine = env.track(new ReplicationEngine(config, logger));
     await engine.start();
-    await drain(engine);
+    await drain(engine, a, topic);
     const report = await verifyRoutes(config, { from: { kind: "earliest" }, until: "max", logger });
     assertExactlyOnce(report, totals.acknowledged);
     assert.equal(
@@ -220,9 +230,9 @@ describe("exactly-once replication", () => {
     const writer = a.producer();
     for (let i = 0; i < 20; i++) await writer.send({ topic, body: Buffer.from(`old ${i}`) }, { queue });
     const config = exactlyOnce(testConfig(uniqueName("eo"), clusters, [{ from: "a", to: "b", topic }]));
-    const first = new ReplicationEngine(config, logger);
+    const first = env.track(new ReplicationEngine(config, logger));
     await first.start();
-    await drain(first);
+    await drain(first, a, topic);
     // The topic is deleted and created again: its queue starts at offset 0 once more, and the
     // checkpoint's last replicated offset (19) now holds another message.
     await sandbox.mqadmin(["deleteTopic", "-n", ca.namesrv, "-c", ca.clusterName, "-t", topic]);
@@ -231,7 +241,7 @@ describe("exactly-once replication", () => {
     for (let i = 0; i < 30; i++)
       await writer.send({ topic, body: Buffer.from(`new ${i}`) }, { queue: fresh });
     const local = recordingLogger();
-    const second = new ReplicationEngine(config, local);
+    const second = env.track(new ReplicationEngine(config, local));
     await second.start();
     try {
       await waitForStatus(second, (st) => st.routes[0]?.state === "error");
@@ -256,12 +266,75 @@ describe("exactly-once replication", () => {
     const producer = await ContinuousProducer.start({ client: a, topic, ratePerSecond: 1200 });
     await abandonEngines(config, 5, 500, 2000);
     const totals = await producer.stop();
-    const engine = new ReplicationEngine(config, logger);
+    const engine = env.track(new ReplicationEngine(config, logger));
     await engine.start();
-    await drain(engine);
+    await drain(engine, a, topic);
     const report = await verifyRoutes(config, { from: { kind: "earliest" }, until: "max", logger });
     assertExactlyOnce(report, totals.acknowledged);
     assert.equal(report.queues.length, 8);
+  });
+
+  it("raises the watermark of a queue idle on a shared target queue, and forgets an older mapping's queue", async () => {
+    const { a, b, clusters } = clients();
+    const topic = uniqueName("eo_idle_wm");
+    await a.admin.createTopic({ topic, queueNums: 2 });
+    await b.admin.createTopic({ topic, queueNums: 1 });
+    const [busy, idle] = (await a.admin.getTopicRoute(topic, { refresh: true })).writeQueues() as [
+      MessageQueue,
+      MessageQueue,
+    ];
+    const name = uniqueName("eo");
+    const config = exactlyOnce(testConfig(name, clusters, [{ from: "a", to: "b", topic }]), {
+      exactlyOnce: { deadAfterMs: 1000, refreshIdleMs: 300 },
+    });
+    const store = new CheckpointStore({ client: b, connectorName: name, logger });
+    const idleId = { cluster: "a", topic, broker: idle.brokerName, queueId: idle.queueId };
+    const recordOfIdle = async () => (await store.readLatest([idleId])).get(sourceKey(idleId));
+    const writer = a.producer();
+    const engine = env.track(new ReplicationEngine(config, logger));
+    await engine.start();
+    const [shared] = (await b.admin.getTopicRoute(topic, { refresh: true })).writeQueues() as [MessageQueue];
+    const first = (await recordOfIdle())?.targets.find((t) => t.queueId === shared.queueId)?.watermark;
+    assert.equal(first, 0n, "the idle queue's first record names the shared queue at its start");
+    // Only the other source queue writes to the shared target queue.
+    for (let i = 0; i < 200; i += 20)
+      await writer.sendBatch(
+        Array.from({ length: 20 }, (_, j) => ({ topic, body: Buffer.from(`busy ${i + j}`) })),
+        { queue: busy },
+      );
+    await waitForStatus(
+      engine,
+      (st) => st.queues.find((q) => q.queueId === busy.queueId)?.committedOffset === 200n,
+    );
+    const deadline = Date.now() + 20_000;
+    let raised: bigint | undefined;
+    while (Date.now() < deadline) {
+      raised = (await recordOfIdle())?.targets.find((t) => t.queueId === shared.queueId)?.watermark;
+      if (raised !== undefined && raised >= 200n) break;
+      await sleep(200);
+    }
+    assert.ok(
+      raised !== undefined && raised >= 200n,
+      `idle queue's watermark ${raised} did not follow the shared queue to 200`,
+    );
+    await engine.stop();
+    // The target topic gets a second queue: the idle source queue now maps there. Its recovery
+    // scans the old queue once, and its record then names only the new one.
+    await b.admin.createTopic({ topic, queueNums: 2 });
+    await waitUntilQueues(b, topic, 2);
+    for (let i = 0; i < 10; i++)
+      await writer.send({ topic, body: Buffer.from(`idle ${i}`) }, { queue: idle });
+    const next = env.track(new ReplicationEngine(config, logger));
+    await next.start();
+    await drain(next, a, topic);
+    const after = await recordOfIdle();
+    assert.deepEqual(
+      after?.targets.filter((t) => t.topic === topic).map((t) => t.queueId),
+      [1],
+      `the idle queue's record names only its new target queue: ${JSON.stringify(after?.targets, (_k, x: unknown) => (typeof x === "bigint" ? String(x) : x))}`,
+    );
+    const report = await verifyRoutes(config, { from: { kind: "earliest" }, until: "max", logger });
+    assertExactlyOnce(report, 210);
   });
 
   it("switches an at-least-once connector to exactly-once without a duplicate from the switch on", async () => {
@@ -271,16 +344,16 @@ describe("exactly-once replication", () => {
     const base = testConfig(uniqueName("eo"), clusters, [{ from: "a", to: "b", topic }]);
     const producer = await ContinuousProducer.start({ client: a, topic, ratePerSecond: 1000 });
     // At-least-once, abandoned: what it wrote after its last commit is in the target.
-    const old = new ReplicationEngine({ ...base, commit: { intervalMs: 5000 } }, logger);
+    const old = env.track(new ReplicationEngine({ ...base, commit: { intervalMs: 5000 } }, logger));
     await old.start();
     await sleep(3000);
     await old.stop({ drain: false });
     const config = exactlyOnce(base);
     await abandonEngines(config, 3, 800, 2000);
     const totals = await producer.stop();
-    const engine = new ReplicationEngine(config, logger);
+    const engine = env.track(new ReplicationEngine(config, logger));
     await engine.start();
-    await drain(engine);
+    await drain(engine, a, topic);
     const report = await verifyRoutes(config, { from: { kind: "earliest" }, until: "max", logger });
     assertExactlyOnce(report, totals.acknowledged);
   });
