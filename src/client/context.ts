@@ -50,12 +50,13 @@ export async function requestQueueBroker(
   ctx: ClientContext,
   queue: MessageQueue,
   request: RequestCommand,
-  options: CallOptions = {},
+  options: CallOptions & { resetOnTimeout?: boolean | undefined } = {},
 ): Promise<RemotingCommand & { address: string }> {
   const address = await masterAddressOf(ctx, queue, options);
   const response = await ctx.pool.request(address, request, {
     timeoutMs: options.timeoutMs ?? ctx.requestTimeoutMs,
     signal: options.signal,
+    ...(options.resetOnTimeout === true ? { resetOnTimeout: true } : {}),
   });
   return Object.assign(response, { address });
 }

@@ -35,6 +35,11 @@ export interface ProducerOptions {
 export interface SendOptions extends CallOptions {
   /** The queue to send to; a number is a queueId on the first broker of the topic's route. */
   queue?: MessageQueue | number;
+  /**
+   * On a timeout, reset the connection to the broker so the request cannot be written or
+   * delivered later (see RequestOptions.resetOnTimeout); other requests on it fail too.
+   */
+  resetOnTimeout?: boolean;
 }
 
 const STORED_CODES: ReadonlyMap<number, SendStatus> = new Map([
@@ -133,7 +138,11 @@ export class Producer {
       this.#ctx,
       queue,
       { code: batch ? RequestCode.SEND_BATCH_MESSAGE : RequestCode.SEND_MESSAGE_V2, extFields: header, body },
-      { timeoutMs: options.timeoutMs ?? this.#timeoutMs, signal: options.signal },
+      {
+        timeoutMs: options.timeoutMs ?? this.#timeoutMs,
+        signal: options.signal,
+        resetOnTimeout: options.resetOnTimeout,
+      },
     );
     expectCodes(
       response,

@@ -316,6 +316,15 @@ export class QueueReplicator {
     }
   }
 
+  /**
+   * Exactly-once counts an unknown send dead `deadAfterMs` after its timeout: bytes of it still
+   * in this process's or the kernel's buffers must not reach the broker later, so a send that
+   * times out resets its connection (scenario B in docs/exactly-once.md).
+   */
+  get #resetOnTimeout(): boolean {
+    return this.#deps.policy.kind === "exactly-once";
+  }
+
   /** Starts both loops. */
   start(): void {
     this.progress.state = "running";
@@ -668,6 +677,7 @@ export class QueueReplicator {
       queue: this.endpoints.targetQueue,
       timeoutMs: this.#settings.sendTimeoutMs,
       signal: this.#hardStop.signal,
+      resetOnTimeout: this.#resetOnTimeout,
     };
     this.progress.sends++;
     if (messages.length === 1) return producer.send(messages[0] as Message, options);
@@ -752,6 +762,7 @@ export class QueueReplicator {
             ...(queue === undefined ? {} : { queue }),
             timeoutMs: this.#settings.sendTimeoutMs,
             signal: this.#hardStop.signal,
+            resetOnTimeout: this.#resetOnTimeout,
           });
           this.#advanceTarget(result.queue, result.queueOffset + 1n);
           this.#recovered("send");

@@ -51,6 +51,12 @@ export interface RequestOptions {
   /** Milliseconds to wait for the response. Default: the connection's requestTimeoutMs (3000). */
   timeoutMs?: number;
   signal?: AbortSignal | undefined;
+  /**
+   * On a timeout, reset the connection (TCP RST, unsent bytes discarded) and fail every other
+   * request on it: for requests that must not reach the server later than their timeout (an
+   * exactly-once send, whose old attempt must be dead by a bounded time). RocketMQ has no cancel.
+   */
+  resetOnTimeout?: boolean;
 }
 
 /** Signs a request just before it is written (ACL). Gets and returns the ext fields. */
@@ -259,6 +265,15 @@ export class Connection extends EventEmitter {
       const timer = setTimeout(() => {
         cleanup();
         reject(new RequestTimeoutError(`${what} timed out after ${timeoutMs} ms`, { context }));
+        if (options.resetOnTimeout === true) {
+          this.#fail(
+            new ConnectionError(`connection to ${this.#label} reset: ${what} timed out`, {
+              context: this.#context(),
+            }),
+            `connection reset after ${describeRequest(request.code, opaque)} timed out`,
+            { reset: true },
+          );
+        }
       }, timeoutMs);
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(opaque, {
@@ -274,7 +289,7 @@ export class Connection extends EventEmitter {
           reject(err instanceof Error ? err : new Error(String(err)));
         },
       });
-      this.#write(frame, request.code, opaque).catch((err: unknown) =>
+      this.#write(frame, request.code, opaque, () => this.#pending.has(opaque)).catch((err: unknown) =>
         this.#pending.get(opaque)?.reject(err),
       );
     });
@@ -317,10 +332,18 @@ export class Connection extends EventEmitter {
    * Writes a frame given as parts (header, body): corked, they leave in one writev. The request's
    * code and opaque (none for a response) name it if the connection closed meanwhile.
    */
-  async #write(frame: readonly Buffer[], code?: number, opaque?: number): Promise<void> {
+  async #write(
+    frame: readonly Buffer[],
+    code?: number,
+    opaque?: number,
+    wanted: () => boolean = () => true,
+  ): Promise<void> {
     // Backpressure: wait while the kernel buffer is full instead of queueing without bound.
     while (this.#socket.writableNeedDrain && !this.#closed) await this.#drained();
     if (this.#closed) throw this.#closedError(code, opaque);
+    // A request that timed out or was aborted while it waited is not written late: its caller
+    // has given up on it, and a send written now could be stored long after that.
+    if (!wanted()) return;
     // Frames written in the same tick (concurrent requests, e.g. one pull per queue) leave in
     // one syscall: the socket is corked until the next tick.
     if (!this.#corked) {
@@ -439,16 +462,28 @@ export class Connection extends EventEmitter {
   }
 
   /** Closes for good: `err` is the connection's error, `detail` says why without the address. */
-  #fail(err: ConnectionError, detail: string): void {
+  #fail(err: ConnectionError, detail: string, options: { reset?: boolean } = {}): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeError = err;
     this.#closeDetail = detail;
-    this.#socket.destroy();
+    // A reset drops what the kernel has not sent yet (SO_LINGER 0); a plain close would still
+    // deliver it after the FIN.
+    if (options.reset === true) resetSocket(this.#socket);
+    else this.#socket.destroy();
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) p.reject(this.#closedError(p.code, p.opaque));
     this.emit("close", err);
+  }
+}
+
+/** Resets a TCP socket; one whose handle is not TCP (TLS wraps it) is destroyed instead. */
+function resetSocket(socket: net.Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
   }
 }
 

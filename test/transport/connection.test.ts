@@ -284,6 +284,80 @@ describe("Connection", () => {
       stalled.close();
     }
   });
+
+  it("never writes a request that timed out while it waited for the socket to drain", async () => {
+    // A peer that reads nothing for a while, then everything: what it gets after the pause is
+    // only what had left before the timeouts, not the waiting frames written late.
+    let received = 0;
+    const sockets: net.Socket[] = [];
+    const paused = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.pause();
+      socket.on("data", (chunk: Buffer) => (received += chunk.length));
+      socket.on("error", () => undefined);
+    });
+    paused.listen(0, "127.0.0.1");
+    await once(paused, "listening");
+    const address = `127.0.0.1:${(paused.address() as net.AddressInfo).port}`;
+    const conn = await Connection.connect(address);
+    try {
+      const body = Buffer.alloc(1024 * 1024, 7);
+      const pending = Array.from({ length: 64 }, () => conn.request({ code: 1, body }, { timeoutMs: 300 }));
+      const results = await Promise.allSettled(pending);
+      assert.ok(results.every((r) => r.status === "rejected"));
+      for (const s of sockets) s.resume();
+      await new Promise((r) => setTimeout(r, 500));
+      // The kernel buffers hold a few MiB at most; 64 MiB were asked for.
+      assert.ok(received > 0, "nothing reached the peer at all");
+      assert.ok(
+        received < 16 * 1024 * 1024,
+        `the peer got ${received} bytes: timed-out frames were written late`,
+      );
+    } finally {
+      conn.close();
+      for (const s of sockets) s.destroy();
+      paused.close();
+    }
+  });
+
+  it("resets the connection when a resetOnTimeout request times out, failing the others on it", async () => {
+    const resets: string[] = [];
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on("error", (err: NodeJS.ErrnoException) => resets.push(err.code ?? err.message));
+      socket.resume();
+    });
+    silent.listen(0, "127.0.0.1");
+    await once(silent, "listening");
+    const address = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const conn = await Connection.connect(address);
+    try {
+      const other = conn.request({ code: 1 }, { timeoutMs: 10_000 });
+      const started = Date.now();
+      await assert.rejects(
+        conn.request({ code: 310 }, { timeoutMs: 200, resetOnTimeout: true }),
+        (err: unknown) => err instanceof RmqError && err.code === "RMQ_TIMEOUT",
+      );
+      await assert.rejects(
+        other,
+        (err: unknown) =>
+          err instanceof RmqError &&
+          err.code === "RMQ_CONNECTION" &&
+          /connection reset after SEND_MESSAGE_V2 \(code 310, opaque \d+\) timed out/.test(err.message),
+      );
+      assert.ok(Date.now() - started < 2000);
+      assert.ok(conn.closed);
+      // An RST (SO_LINGER 0: unsent bytes dropped), not a FIN.
+      const deadline = Date.now() + 2000;
+      while (resets.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(resets, ["ECONNRESET"]);
+    } finally {
+      conn.close();
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
 });
 
 describe("ConnectionPool", () => {
