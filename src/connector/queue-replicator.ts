@@ -306,13 +306,17 @@ export class QueueReplicator {
    * one of a queue written rarely (a shared dead-letter queue, a target queue shared with a busy
    * source queue while this one is idle) would fall below the target's min offset by retention.
    * Safe: with no outcome unknown when the raise is applied, every message of this source queue
-   * that can still land is sent later and lands above what the max offset was when read.
+   * that can still land is sent later and lands above what the max offset was when read. Never
+   * once stopping or failed: a send abandoned there (drain timeout, a settle that failed) has an
+   * outcome nobody will learn, and #outstanding no longer names it.
    */
   async raiseWatermarks(readMax: (queue: MessageQueue) => Promise<bigint>): Promise<void> {
+    const mayRaise = (key: string): boolean =>
+      !this.#stopping() && this.progress.state === "running" && this.#outstanding !== key;
     for (const [key, target] of this.#targets) {
-      if (this.#outstanding === key) continue;
+      if (!mayRaise(key)) continue;
       const max = await readMax(target.queue);
-      if (this.#outstanding !== key && max > target.nextOffset) target.nextOffset = max;
+      if (mayRaise(key) && max > target.nextOffset) target.nextOffset = max;
     }
   }
 
