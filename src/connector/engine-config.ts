@@ -48,6 +48,13 @@ export interface EngineConfig {
   commit: { intervalMs: number };
   /** Absent means at-least-once. */
   delivery?: "at-least-once" | "exactly-once" | undefined;
+  /**
+   * When this connector's writing began, ms since the epoch (default: the engine's creation).
+   * Exactly-once counts Assumption D from it: no write of an earlier process, or of an earlier
+   * engine in this process, was made after it. `run` passes the process's start, since a process
+   * is started only after the one it replaces ended (docs/exactly-once.md).
+   */
+  startedAtMs?: number | undefined;
   /** Exactly-once settings (the config file sets deadAfterMs; tests may shorten refreshIdleMs). */
   exactlyOnce?: { deadAfterMs?: number; refreshIdleMs?: number } | undefined;
   retry: { initialBackoffMs: number; maxBackoffMs: number };

@@ -116,13 +116,14 @@ export class ReplicationEngine {
   readonly #periodic: PeriodicTask[] = [];
   #resolving: Promise<void> | undefined;
   #stopped = false;
-  readonly startedAtMs = Date.now();
+  readonly startedAtMs: number;
 
   readonly #events: EngineEvents;
   readonly #probes: Probes;
 
   constructor(config: EngineConfig, logger: Logger, events: EngineEvents = {}) {
     this.config = config;
+    this.startedAtMs = config.startedAtMs ?? Date.now();
     this.#logger = logger;
     this.#events = events;
     this.#budget = new ByteBudget(config.limits.inFlightBytesTotal);

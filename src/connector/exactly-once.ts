@@ -15,7 +15,6 @@ import type { RocketMQClient } from "../client/rocketmq-client.js";
 import { queueKey, type MessageQueue } from "../client/types.js";
 import { RmqError } from "../protocol/errors.js";
 import { crc32 } from "../protocol/crc32.js";
-import { sleep } from "./backoff.js";
 import {
   ConsumerOffsetCheckpoint,
   type Checkpoint,
@@ -27,14 +26,7 @@ import type { DeliveryPolicy, SettledSend, UnsettledSend } from "./delivery.js";
 import type { DeliveryMode, QueueAssignment } from "./queue-ownership.js";
 import type { QueueReplicator, StartPosition, TargetPosition } from "./queue-replicator.js";
 import { routeStartOffset } from "./start-position.js";
-import {
-  findLatestOfSource,
-  scanQueueForSource,
-  sourceMatcher,
-  waitBrokerSettled,
-  waitForDispatch,
-  type SourceMatcher,
-} from "./target-fence.js";
+import { BrokerFences, findLatestOfSource, scanQueueForSource, sourceMatcher, type SourceMatcher } from "./target-fence.js";
 
 export interface ExactlyOnceSettings {
   /** Assumption D: a send request the broker read is stored or refused within this long (ms). */
@@ -84,9 +76,11 @@ export class ExactlyOnceMode implements DeliveryMode {
   readonly #earlierAttemptsDeadAtMs: number;
   /** When this process last released a source queue (by queueKey): its abandoned sends die D later. */
   readonly #releasedAtMs = new Map<string, number>();
+  readonly #fences: BrokerFences;
 
   constructor(deps: ExactlyOnceDeps) {
     this.#deps = deps;
+    this.#fences = new BrokerFences(deps.target.admin, { timeoutMs: deps.settings.fenceTimeoutMs });
     this.refreshIdleMs = deps.settings.refreshIdleMs;
     this.#earlierAttemptsDeadAtMs = deps.startedAtMs + deps.settings.deadAfterMs;
     this.checkpoint = new TargetCheckpoint(deps);
@@ -107,8 +101,7 @@ export class ExactlyOnceMode implements DeliveryMode {
     return {
       kind: "exactly-once",
       settle: async (send: UnsettledSend, signal: AbortSignal): Promise<SettledSend> => {
-        await sleep(send.writtenAtMs + deps.settings.deadAfterMs - Date.now(), signal);
-        const end = await this.#fence(send.queue, signal);
+        const end = await this.#fence(send.queue, send.writtenAtMs + deps.settings.deadAfterMs, signal);
         const scan = await scanQueueForSource(
           deps.target.pullConsumer({ group: deps.writer }),
           deps.target.admin,
@@ -138,7 +131,6 @@ export class ExactlyOnceMode implements DeliveryMode {
       this.#earlierAttemptsDeadAtMs,
       releasedAtMs === undefined ? 0 : releasedAtMs + this.#deps.settings.deadAfterMs,
     );
-    await sleep(deadAtMs - Date.now(), signal);
     const queues = [targetQueue, ...(deadLetterQueue ? [deadLetterQueue] : [])];
     const current = new Set(queues.map((q) => queueKey(q)));
     const targets: TargetPosition[] = [];
@@ -151,7 +143,7 @@ export class ExactlyOnceMode implements DeliveryMode {
         if (!known.has(queueKey(q))) known.set(queueKey(q), { queue: q, nextOffset: -1n });
       const match = this.#matcher(sourceQueue, false);
       for (const t of known.values()) {
-        const end = await this.#fence(t.queue, signal);
+        const end = await this.#fence(t.queue, deadAtMs, signal);
         if (t.nextOffset < 0n) {
           targets.push({ queue: t.queue, nextOffset: end });
           continue;
@@ -181,7 +173,7 @@ export class ExactlyOnceMode implements DeliveryMode {
         (await routeStartOffset(this.#deps.source, this.#deps.writer, assignment.route, sourceQueue));
       const match = this.#matcher(sourceQueue, true);
       for (const q of queues) {
-        const end = await this.#fence(q, signal);
+        const end = await this.#fence(q, deadAtMs, signal);
         const latest = await findLatestOfSource(
           this.#deps.target.pullConsumer({ group: this.#deps.writer }),
           this.#deps.target.admin,
@@ -207,16 +199,14 @@ export class ExactlyOnceMode implements DeliveryMode {
   }
 
   /**
-   * Waits until the target broker of `queue` holds still (no stalled page-cache lock, no old
-   * request in its send queue) and has dispatched everything it stored; then returns the queue's
-   * max offset, which counts every message of an attempt that is dead.
+   * Waits until every attempt to write `queue` made before deadAtMs - deadAfterMs is dead (by
+   * deadAtMs), its target broker holds still (no stalled page-cache lock, no old request in its
+   * send queue) and has dispatched everything it stored; then returns the queue's max offset,
+   * which counts every message of those attempts. The broker's fence is shared (BrokerFences).
    */
-  async #fence(queue: MessageQueue, signal: AbortSignal): Promise<bigint> {
-    const { admin } = this.#deps.target;
-    const timeoutMs = this.#deps.settings.fenceTimeoutMs;
-    await waitBrokerSettled(admin, queue.brokerName, { signal, timeoutMs });
-    await waitForDispatch(admin, queue.brokerName, { signal, timeoutMs });
-    return admin.getMaxOffset(queue);
+  async #fence(queue: MessageQueue, deadAtMs: number, signal: AbortSignal): Promise<bigint> {
+    await this.#fences.after(queue.brokerName, deadAtMs, signal);
+    return this.#deps.target.admin.getMaxOffset(queue);
   }
 
   /** Matches target messages of `queue` written by this connector. */

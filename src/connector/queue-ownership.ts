@@ -15,6 +15,7 @@ import { queueKey } from "../client/types.js";
 import type { Checkpoint, SavedPosition } from "./checkpoint.js";
 import type { DeliveryPolicy } from "./delivery.js";
 import type { EngineRoute } from "./engine-config.js";
+import { GroupCommit } from "./group-commit.js";
 import { createPipeline, type PipelineHost } from "./pipeline.js";
 import type { QueuePosition, QueueReplicator, StartPosition } from "./queue-replicator.js";
 
@@ -83,6 +84,8 @@ export class QueueOwnership {
   /** Queues being taken: a second take of one waits for the first. */
   readonly #taking = new Map<string, Promise<void>>();
   readonly #stop = new AbortController();
+  /** Positions pinned as queues are taken, written together per checkpoint. */
+  readonly #pins = new Map<Checkpoint, GroupCommit<{ owned: Owned; position: QueuePosition }>>();
 
   constructor(host: OwnershipHost) {
     this.#host = host;
@@ -192,7 +195,7 @@ export class QueueOwnership {
     if (saved === undefined || mode.saveAfterRecovery) {
       // Pinned at once: a restart must not move a `latest` start past what arrived meanwhile,
       // and an exactly-once record must name the target queues (and watermarks) before a send.
-      await this.#save(owned, { force: true });
+      await this.#pin(owned);
       if (saved === undefined)
         this.#host.logger.info({ ...fields, start: route.start.kind }, "queue start position pinned");
     }
@@ -267,10 +270,21 @@ export class QueueOwnership {
     );
   }
 
-  async #save(owned: Owned, options: { force?: boolean } = {}): Promise<void> {
+  async #save(owned: Owned): Promise<void> {
     const position = owned.replicator.position();
-    if (!options.force && !moved(owned.saved, position)) return;
+    if (!moved(owned.saved, position)) return;
     await this.#saveMany(owned.mode.checkpoint, [{ owned, position }]);
+  }
+
+  /** Saves a queue's position before it runs, in one write with other queues taken meanwhile. */
+  #pin(owned: Owned): Promise<void> {
+    const { checkpoint } = owned.mode;
+    let pins = this.#pins.get(checkpoint);
+    if (pins === undefined) {
+      pins = new GroupCommit((list) => this.#saveMany(checkpoint, list));
+      this.#pins.set(checkpoint, pins);
+    }
+    return pins.add({ owned, position: owned.replicator.position() });
   }
 
   async #saveMany(checkpoint: Checkpoint, list: { owned: Owned; position: QueuePosition }[]): Promise<void> {

@@ -12,6 +12,7 @@ import { ResponseCode } from "../../src/protocol/codes.js";
 import { BrokerError, RmqError } from "../../src/protocol/errors.js";
 import type { MessageExt } from "../../src/protocol/message.js";
 import {
+  BrokerFences,
   findLatestOfSource,
   scanQueueForSource,
   waitBrokerSettled,
@@ -280,4 +281,93 @@ test("the fences ask again while a 4.x broker has no TPS sample yet, and rethrow
   const failing = scripted([other, runtimeInfo(0n, 0n, 0, 0)]);
   await assert.rejects(waitBrokerSettled(failing, "b", { pollMs: 1 }), (err: unknown) => err === other);
   assert.equal(failing.calls, 1);
+});
+
+/** A broker whose runtime-info answers (settled, dispatched) come when `release()` is called, or at once. */
+function gatedBroker(autoRelease = false) {
+  let reads = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    admin: {
+      getBrokerRuntimeInfo: (_broker: string, options?: { signal?: AbortSignal | undefined }) => {
+        reads++;
+        return new Promise<BrokerRuntimeInfo>((resolve, reject) => {
+          const answer = () => resolve(runtimeInfo(100n, 0n));
+          if (autoRelease) return answer();
+          waiting.push(answer);
+          options?.signal?.addEventListener("abort", () => reject(new Error("read aborted")), { once: true });
+        });
+      },
+    },
+    get reads() {
+      return reads;
+    },
+    release() {
+      for (const answer of waiting.splice(0)) answer();
+    },
+  };
+}
+
+test("BrokerFences: callers of one broker share one fence that began after their deadline, and it serves later ones", async () => {
+  const broker = gatedBroker(true);
+  const fences = new BrokerFences(broker.admin, { pollMs: 1 });
+  const deadAtMs = Date.now() + 40;
+  const at = await Promise.all(
+    Array.from({ length: 8 }, () => fences.after("b", deadAtMs).then(() => Date.now())),
+  );
+  for (const t of at) assert.ok(t >= deadAtMs, `resolved ${deadAtMs - t} ms before the deadline`);
+  assert.equal(broker.reads, 2, "one settle read and one dispatch read for 8 callers");
+  // Done, and began after this deadline too: nothing to read.
+  await fences.after("b", deadAtMs - 1000);
+  assert.equal(broker.reads, 2);
+  // A deadline after the fence began needs a new one; another broker has its own.
+  await fences.after("b", Date.now() + 1);
+  assert.equal(broker.reads, 4);
+  await fences.after("c", Date.now());
+  assert.equal(broker.reads, 6);
+});
+
+test("BrokerFences: a failed fence fails its callers and is forgotten; a fence every caller left is aborted", async () => {
+  let fail = true;
+  const failing = new BrokerFences(
+    {
+      getBrokerRuntimeInfo: () =>
+        fail ? Promise.reject(new Error("broker down")) : Promise.resolve(runtimeInfo(1n, 0n)),
+    },
+    { pollMs: 1 },
+  );
+  const deadAtMs = Date.now();
+  const results = await Promise.allSettled([failing.after("b", deadAtMs), failing.after("b", deadAtMs)]);
+  assert.deepEqual(
+    results.map((r) => (r.status === "rejected" ? (r.reason as Error).message : "ok")),
+    ["broker down", "broker down"],
+  );
+  fail = false;
+  await failing.after("b", deadAtMs); // a new fence, not the failed one
+
+  const broker = gatedBroker();
+  const fences = new BrokerFences(broker.admin, { pollMs: 1 });
+  const a = new AbortController();
+  const b = new AbortController();
+  const now = Date.now();
+  const first = fences.after("b", now, a.signal);
+  const second = fences.after("b", now, b.signal);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(broker.reads, 1);
+  a.abort();
+  await assert.rejects(first, { name: "AbortedError" });
+  broker.release(); // the settle read answers; the fence goes on for the caller still there
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(broker.reads, 2);
+  b.abort();
+  await assert.rejects(second, { name: "AbortedError" });
+  // Nobody waits any more: the fence was aborted, so the next caller starts another.
+  const third = fences.after("b", now);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(broker.reads, 3);
+  broker.release();
+  await new Promise((r) => setTimeout(r, 5));
+  broker.release();
+  await third;
+  assert.equal(broker.reads, 4);
 });

@@ -48,7 +48,13 @@ export const runCommand: Command = {
       connector: config.name,
     });
     const metrics = new ConnectorMetrics({ name: config.name });
-    const engine = new ReplicationEngine(config, logger, metrics.events);
+    // Exactly-once counts its wait for an earlier process's last sends (Assumption D) from this
+    // process's start, which came after that process ended; Node's own start overlaps the wait.
+    const engine = new ReplicationEngine(
+      { ...config, startedAtMs: Math.ceil(performance.timeOrigin) },
+      logger,
+      metrics.events,
+    );
     metrics.bind(engine);
     // Bound before the engine starts: a taken port fails the start instead of running unobserved,
     // and /readyz answers "resolving" while routes resolve.
