@@ -255,7 +255,7 @@ const exactlyOnceSchema = z
     deadAfterMs: int(100, 60_000)
       .default(1000)
       .describe(
-        "Assumption D of docs/exactly-once.md: a send request the target broker has read is stored or refused within this long, in milliseconds (its own limits: 200 ms in the send queue, 1000 ms of page-cache lock, both checked before recovery trusts this). After a send whose outcome is unknown, and at start, a queue waits this long before it reads the target to learn what landed.",
+        "Assumption D of docs/exactly-once.md: a send request the target broker has read is stored or refused within this long, in milliseconds (its own limits: 200 ms in the send queue, 1000 ms of page-cache lock, both checked before recovery trusts this). After a send whose outcome is unknown (from its failure), and at start (from the process's start), a queue waits this long before it reads the target to learn what landed.",
       ),
   })
   .describe('Settings of `delivery: "exactly-once"`.');

@@ -26,7 +26,13 @@ import type { DeliveryPolicy, SettledSend, UnsettledSend } from "./delivery.js";
 import type { DeliveryMode, QueueAssignment } from "./queue-ownership.js";
 import type { QueueReplicator, StartPosition, TargetPosition } from "./queue-replicator.js";
 import { routeStartOffset } from "./start-position.js";
-import { BrokerFences, findLatestOfSource, scanQueueForSource, sourceMatcher, type SourceMatcher } from "./target-fence.js";
+import {
+  BrokerFences,
+  findLatestOfSource,
+  scanQueueForSource,
+  sourceMatcher,
+  type SourceMatcher,
+} from "./target-fence.js";
 
 export interface ExactlyOnceSettings {
   /** Assumption D: a send request the broker read is stored or refused within this long (ms). */
@@ -60,8 +66,9 @@ export interface ExactlyOnceDeps {
   logger: Logger;
   settings: ExactlyOnceSettings;
   /**
-   * When the engine was created (ms): later than any write of an earlier process, or of an
-   * earlier engine in this process, so their attempts are dead `deadAfterMs` after it.
+   * When this connector began (EngineConfig.startedAtMs: the process's start under `run`, else the
+   * engine's creation), ms: later than any write of the process or engine it replaced, so their
+   * attempts are dead `deadAfterMs` after it.
    */
   startedAtMs: number;
 }
@@ -100,24 +107,52 @@ export class ExactlyOnceMode implements DeliveryMode {
     const deps = this.#deps;
     return {
       kind: "exactly-once",
-      settle: async (send: UnsettledSend, signal: AbortSignal): Promise<SettledSend> => {
-        const end = await this.#fence(send.queue, send.writtenAtMs + deps.settings.deadAfterMs, signal);
-        const scan = await scanQueueForSource(
-          deps.target.pullConsumer({ group: deps.writer }),
-          deps.target.admin,
-          send.queue,
-          send.watermark,
-          match,
-          { signal, endOffset: end },
-        );
-        const highest = scan.highest?.sourceOffset;
-        const landed = highest === undefined ? 0 : send.sourceOffsets.filter((o) => o <= highest).length;
-        return { landed, nextTargetOffset: scan.endOffset };
-      },
+      settle: (send: UnsettledSend, signal: AbortSignal): Promise<SettledSend> =>
+        this.#forgettingFencesOnFailure([send.queue], async () => {
+          const end = await this.#fence(send.queue, send.writtenAtMs + deps.settings.deadAfterMs, signal);
+          const scan = await scanQueueForSource(
+            deps.target.pullConsumer({ group: deps.writer }),
+            deps.target.admin,
+            send.queue,
+            send.watermark,
+            match,
+            { signal, endOffset: end },
+          );
+          const highest = scan.highest?.sourceOffset;
+          const landed = highest === undefined ? 0 : send.sourceOffsets.filter((o) => o <= highest).length;
+          return { landed, nextTargetOffset: scan.endOffset };
+        }),
     };
   }
 
-  async recover(
+  recover(
+    assignment: QueueAssignment,
+    saved: SavedPosition | undefined,
+    signal: AbortSignal,
+  ): Promise<StartPosition> {
+    const { targetQueue, deadLetterQueue } = assignment;
+    const queues = [
+      targetQueue,
+      ...(deadLetterQueue ? [deadLetterQueue] : []),
+      ...(saved?.targets ?? []).map((t) => t.queue),
+    ];
+    return this.#forgettingFencesOnFailure(queues, () => this.#recover(assignment, saved, signal));
+  }
+
+  /**
+   * Runs `work`; when it fails, forgets the fences of the brokers of `queues`: a retry must not
+   * reuse a fence of a broker that may have restarted or failed over since (BrokerFences).
+   */
+  async #forgettingFencesOnFailure<T>(queues: readonly MessageQueue[], work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      for (const q of queues) this.#fences.forget(q.brokerName);
+      throw err;
+    }
+  }
+
+  async #recover(
     assignment: QueueAssignment,
     saved: SavedPosition | undefined,
     signal: AbortSignal,

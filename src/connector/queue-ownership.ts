@@ -281,15 +281,21 @@ export class QueueOwnership {
     const { checkpoint } = owned.mode;
     let pins = this.#pins.get(checkpoint);
     if (pins === undefined) {
-      pins = new GroupCommit((list) => this.#saveMany(checkpoint, list));
+      // Bounded by stop(): a write that hangs must not hold every take (and stop) behind it.
+      pins = new GroupCommit((list) => this.#saveMany(checkpoint, list, this.#stop.signal));
       this.#pins.set(checkpoint, pins);
     }
     return pins.add({ owned, position: owned.replicator.position() });
   }
 
-  async #saveMany(checkpoint: Checkpoint, list: { owned: Owned; position: QueuePosition }[]): Promise<void> {
+  async #saveMany(
+    checkpoint: Checkpoint,
+    list: { owned: Owned; position: QueuePosition }[],
+    signal?: AbortSignal,
+  ): Promise<void> {
     await checkpoint.save(
       list.map(({ owned, position }) => ({ queue: owned.assignment.sourceQueue, position })),
+      signal,
     );
     const now = Date.now();
     for (const { owned, position } of list) {

@@ -135,7 +135,9 @@ export async function waitBrokerSettled(
  * `deadAtMs`), waits until then, and joins the fence of that broker under way or done if it began
  * late enough, else starts one: waitBrokerSettled, then waitForDispatch. What a fence proved when
  * it began (the broker was not stalled and has dispatched its commit log up to C, which holds
- * every write of attempts dead by then) stays true, so a done fence serves later callers too.
+ * every write of attempts dead by then) stays true of that broker process, so a done fence
+ * serves later callers too, until the mode `forget`s it: a call to the broker failed, and it may
+ * have restarted or failed over to another master under the same name since.
  * Recovering 8 queues of one broker reads its runtime info twice, not 16 times at once (measured:
  * 8 reads at once take ~100 ms, the broker answers them one after another; one takes 11-18 ms).
  */
@@ -157,11 +159,20 @@ export class BrokerFences {
       checkAborted(signal, `waiting for broker ${brokerName}'s earlier requests to die`);
       await sleep(deadAtMs - Date.now(), signal);
     }
+    checkAborted(signal, `waiting for broker ${brokerName}'s earlier requests to die`);
     let fence = this.#latest.get(brokerName);
     if (fence === undefined || fence.beganAtMs < deadAtMs || fence.abandoned) {
       fence = this.#begin(brokerName);
     }
     return fence.join(signal);
+  }
+
+  /**
+   * Forgets the broker's last fence: a call to it failed, and it may now be another process (a
+   * restart, a failover to another master under the same name) whose dispatch no fence proved.
+   */
+  forget(brokerName: string): void {
+    this.#latest.delete(brokerName);
   }
 
   #begin(brokerName: string): SharedFence {

@@ -325,6 +325,15 @@ test("BrokerFences: callers of one broker share one fence that began after their
   assert.equal(broker.reads, 4);
   await fences.after("c", Date.now());
   assert.equal(broker.reads, 6);
+  // Forgotten (a call to the broker failed: it may have restarted): the next caller fences again.
+  fences.forget("b");
+  await fences.after("b", deadAtMs - 1000);
+  assert.equal(broker.reads, 8);
+  // A caller that is already aborted starts nothing.
+  const aborted = new AbortController();
+  aborted.abort();
+  await assert.rejects(fences.after("d", Date.now(), aborted.signal), { name: "AbortedError" });
+  assert.equal(broker.reads, 8);
 });
 
 test("BrokerFences: a failed fence fails its callers and is forgotten; a fence every caller left is aborted", async () => {
