@@ -12,7 +12,8 @@
 //  4. exits with the first non-zero exit code of the runs.
 //
 // Env: RMQ_TEST_TIMEOUT_MS (whole run, default 40 min), RMQ_TEST_COMPAT_VERSIONS (comma list,
-// default 4.9.7; "" disables pass 2), RMQ_VERSION (default version), RMQ_CACHE_DIR (jar cache).
+// default 4.9.7; "" disables pass 2), RMQ_VERSION (default version), RMQ_CACHE_DIR (jar cache),
+// RMQ_TEST_NAME_PATTERN (only tests whose name matches, node's --test-name-pattern).
 // Arguments: substrings that select test files, e.g. `node scripts/test.mjs sandbox/`.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -72,7 +73,14 @@ const usesSandbox = (files) => files.some((f) => /\buseSandbox\(/.test(readFileS
 
 function runTests(files, env) {
   return new Promise((resolvePromise) => {
-    const args = ["--test", "--test-concurrency=1", "--enable-source-maps", ...files];
+    const pattern = process.env.RMQ_TEST_NAME_PATTERN;
+    const args = [
+      "--test",
+      "--test-concurrency=1",
+      "--enable-source-maps",
+      ...(pattern ? [`--test-name-pattern=${pattern}`] : []),
+      ...files,
+    ];
     // Own process group, so a timeout or signal reaches the runner and every test process.
     runner = spawn(process.execPath, args, { cwd: root, env, stdio: "inherit", detached: true });
     runner.once("exit", (code, signal) => {

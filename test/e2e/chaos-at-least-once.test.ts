@@ -8,12 +8,8 @@
  * each kind of fault is test/e2e/verify.test.ts's to prove.
  * Replay a failure with RMQ_CHAOS_SEED=<the printed seed>.
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import {
   chaosSeed,
   ConnectorProcess,
@@ -23,9 +19,10 @@ import {
   killLoop,
   seededRandom,
   summarizeKills,
+  useChaosEnv,
   verifyProblems,
 } from "../helpers/chaos.js";
-import { uniqueName, useSandbox } from "../helpers/sandbox.js";
+import { uniqueName } from "../helpers/sandbox.js";
 
 const SOURCE_QUEUES = 8;
 const TARGET_QUEUES = 4;
@@ -35,26 +32,10 @@ const KILLS = 10;
 const MIN_MESSAGES = 30_000;
 
 describe("chaos: at-least-once under connector SIGKILLs", () => {
-  const sandbox = useSandbox(2);
-  let a: RocketMQClient;
-  let b: RocketMQClient;
-  let clusters: Record<string, string>;
-  let dir: string;
-  before(async () => {
-    const [ca, cb] = await sandbox.clusters();
-    assert.ok(ca && cb);
-    a = new RocketMQClient({ namesrv: ca.namesrv });
-    b = new RocketMQClient({ namesrv: cb.namesrv });
-    clusters = { a: ca.namesrv, b: cb.namesrv };
-    dir = mkdtempSync(join(tmpdir(), "rmq-chaos-"));
-  });
-  after(() => {
-    a.close();
-    b.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const env = useChaosEnv({ dirPrefix: "rmq-chaos-" });
 
   it(`loses nothing and keeps order per source queue across ${KILLS} SIGKILLs (duplicates counted)`, async () => {
+    const { a, b, clusters, dir } = env();
     const seed = chaosSeed();
     console.log(`# chaos seed ${seed} (replay: RMQ_CHAOS_SEED=${seed})`);
     const random = seededRandom(seed);
@@ -83,10 +64,7 @@ describe("chaos: at-least-once under connector SIGKILLs", () => {
       });
       await connector.waitRunning();
       // Bounded: at RATE this takes MIN_MESSAGES / RATE s from the start at most, outages aside.
-      const until = performance.now() + 120_000;
-      while (producer.totals.acknowledged < MIN_MESSAGES && performance.now() < until) {
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await producer.waitAcknowledged(MIN_MESSAGES, 120_000);
       const produced = await producer.stop();
       const { drain, report } = await drainAndCheck({
         source: a,

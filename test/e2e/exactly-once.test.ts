@@ -5,13 +5,14 @@
 // behind: sends in flight, positions not saved) and a fault proxy in front of the target broker.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { EngineConfig } from "../../src/connector/engine-config.js";
+import type { EngineCluster, EngineConfig, EngineRoute } from "../../src/connector/engine-config.js";
+import { assignmentKey } from "../../src/connector/queue-ownership.js";
 import { ReplicationEngine } from "../../src/connector/engine.js";
 import { CheckpointStore, sourceKey } from "../../src/connector/checkpoint-store.js";
 import { verifyRoutes, type VerifyReport } from "../../src/connector/verify.js";
 import type { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import { ContinuousProducer, chaosSeed, seededRandom, between, waitCommitted } from "../helpers/chaos.js";
-import { proxyCluster, type ProxiedCluster } from "../helpers/fault-proxy.js";
+import { proxyCluster, type FaultProxy, type ProxiedCluster } from "../helpers/fault-proxy.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import {
   poisonProperties,
@@ -335,6 +336,72 @@ describe("exactly-once replication", () => {
     );
     const report = await verifyRoutes(config, { from: { kind: "earliest" }, until: "max", logger });
     assertExactlyOnce(report, 210);
+  });
+
+  it("takes a queue it released back only deadAfterMs after the release, so a send still on its way is found, not repeated", async () => {
+    // Review finding 4: a queue released with a send in flight (a drain that timed out, a route
+    // that stopped resolving to it) and taken again at once. Its recovery must count Assumption D
+    // from the release: the engine's own start is long past, so only that wait lets the old send
+    // land before the scan. The send is held on its way by the proxy, its connection then dies
+    // (as at a process's death, the bytes still go), and the queue is taken again at once.
+    const { a, b, clusters } = clients();
+    const [, cb] = await sandbox.clusters();
+    assert.ok(cb);
+    const proxied = await proxyCluster(cb);
+    try {
+      const proxy = [...proxied.proxies.values()][0] as FaultProxy;
+      const deadAfterMs = 2000;
+      const onItsWayMs = 1000;
+      const topic = uniqueName("eo_retake");
+      await a.admin.createTopic({ topic, queueNums: 1 });
+      await b.admin.createTopic({ topic, queueNums: 1 });
+      const [sourceQueue] = (await a.admin.getTopicRoute(topic, { refresh: true })).writeQueues() as [
+        MessageQueue,
+      ];
+      const [targetQueue] = (await b.admin.getTopicRoute(topic, { refresh: true })).writeQueues() as [
+        MessageQueue,
+      ];
+      const base = testConfig(uniqueName("eo"), clusters, [{ from: "a", to: "b", topic }]);
+      const config = exactlyOnce(
+        {
+          ...base,
+          clusters: {
+            ...base.clusters,
+            b: { ...(base.clusters["b"] as EngineCluster), addressMap: proxied.addressMap },
+          },
+        },
+        { exactlyOnce: { deadAfterMs } },
+      );
+      const engine = env.track(new ReplicationEngine(config, logger));
+      await engine.start();
+      const writer = a.producer();
+      for (let i = 0; i < 20; i++) await writer.send({ topic, body: Buffer.from(`before ${i}`) });
+      await waitForStatus(engine, (st) => st.queues[0]?.replicatedMessages === 20);
+      // Every attempt of the engine's start is dead by now: the wait from the start cannot help.
+      await sleep(engine.startedAtMs + deadAfterMs + 200 - Date.now());
+      proxy.delayRequests(onItsWayMs);
+      await writer.send({ topic, body: Buffer.from("on its way") });
+      await sleep(300); // pulled at once (a long poll waits for it) and sent: held by the proxy
+      assert.equal(engine.status().queues[0]?.replicatedMessages, 20, "the send is still on its way");
+      const route = engine.config.routes[0] as EngineRoute;
+      const releasedAt = Date.now();
+      await engine.revoke(assignmentKey(route, sourceQueue), { drain: false });
+      assert.equal(proxy.closeClients() > 0, true, "the target connection was closed");
+      proxy.delayRequests(undefined);
+      await sleep(100); // the client sees its connection end (a request on it now would fail, and the take with it)
+      await engine.assign({ route, sourceQueue, targetQueue, deadLetterQueue: undefined });
+      const retakenAfterMs = Date.now() - releasedAt;
+      for (let i = 0; i < 5; i++) await writer.send({ topic, body: Buffer.from(`after ${i}`) });
+      await drain(engine, a, topic);
+      const report = await verifyRoutes(config, { from: { kind: "earliest" }, until: "max", logger });
+      console.error(
+        `re-take: running again ${retakenAfterMs} ms after the release; ${JSON.stringify(report.totals)}`,
+      );
+      assertExactlyOnce(report, 26);
+      assert.ok(retakenAfterMs >= deadAfterMs - 50, `recovered ${retakenAfterMs} ms after the release`);
+    } finally {
+      await proxied.close();
+    }
   });
 
   it("switches an at-least-once connector to exactly-once without a duplicate from the switch on", async () => {

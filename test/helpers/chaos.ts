@@ -6,9 +6,11 @@
  * what `rmq-connector verify` runs), on the connector's own config file.
  */
 import { randomInt } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RocketMQClient } from "../../src/client/rocketmq-client.js";
+import { after, before } from "node:test";
+import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import type { Logger } from "../../src/client/logger.js";
 import { silentLogger } from "../../src/client/logger.js";
@@ -22,8 +24,52 @@ import {
   type ConnectorConfigOptions,
   type ConnectorRoute,
 } from "./connector-process.js";
+import { useSandbox, type TestCluster } from "./sandbox.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** What a chaos suite works with: clusters a and b, a client on each, their NameServers by name, a temp dir. */
+export interface ChaosEnv {
+  ca: TestCluster;
+  cb: TestCluster;
+  a: RocketMQClient;
+  b: RocketMQClient;
+  /** For ConnectorProcessOptions.clusters: { a, b } -> NameServer address. */
+  clusters: Record<string, string>;
+  /** Where the suite's connectors keep their configs and logs. */
+  dir: string;
+}
+
+/**
+ * Sets a chaos suite up (call it in describe()): two clusters, the file's own with `dedicated`
+ * (a suite that kills brokers must not share them), a client on each and a temp dir, made in its
+ * before hook and closed and removed after it. Returns their getter.
+ */
+export function useChaosEnv(options: { dedicated?: boolean; dirPrefix: string }): () => ChaosEnv {
+  const sandbox = useSandbox(2, { dedicated: options.dedicated ?? false });
+  let env: ChaosEnv | undefined;
+  before(async () => {
+    const [ca, cb] = await sandbox.clusters();
+    if (ca === undefined || cb === undefined) throw new Error("the sandbox gave fewer than 2 clusters");
+    env = {
+      ca,
+      cb,
+      a: new RocketMQClient({ namesrv: ca.namesrv }),
+      b: new RocketMQClient({ namesrv: cb.namesrv }),
+      clusters: { a: ca.namesrv, b: cb.namesrv },
+      dir: mkdtempSync(join(tmpdir(), options.dirPrefix)),
+    };
+  });
+  after(() => {
+    env?.a.close();
+    env?.b.close();
+    if (env) rmSync(env.dir, { recursive: true, force: true });
+  });
+  return () => {
+    if (env === undefined) throw new Error("the chaos env is available from the suite's before hooks on");
+    return env;
+  };
+}
 
 /** Env var that replays a chaos run: the seed its first line printed. */
 export const CHAOS_SEED_ENV = "RMQ_CHAOS_SEED";
@@ -110,6 +156,12 @@ export class ContinuousProducer {
   /** What the source acknowledged so far. */
   get totals(): Readonly<ProducerTotals> {
     return this.#totals;
+  }
+
+  /** Waits until the source acknowledged `count` messages, or `timeoutMs` passed (bounded, no throw). */
+  async waitAcknowledged(count: number, timeoutMs: number): Promise<void> {
+    const until = performance.now() + timeoutMs;
+    while (this.#totals.acknowledged < count && performance.now() < until) await sleep(200);
   }
 
   /** Stops taking new messages; resolves when the last send in flight ended. */

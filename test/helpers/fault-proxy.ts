@@ -13,6 +13,10 @@
  *   has timed out by the time the answer arrives: the "landed but unknown" outcome;
  * - dropResponses(on): bytes upstream -> client are discarded, requests still forwarded; the
  *   connection stays open (every request times out, each one having reached the broker);
+ * - delayRequests(ms): bytes client -> upstream wait ms (a request on its way, not yet read);
+ * - closeClients(): the client side of every connection closes, as at its process's death, but
+ *   requests already on their way (delayed) still reach the broker at their time before the
+ *   upstream side closes, as the kernel delivers a dead process's unsent bytes before its FIN;
  * - chaos(): a random schedule of the above, for soak tests.
  *
  * Bytes are forwarded as chunks, not frames: a cut can fall inside a frame, as on a real network.
@@ -103,6 +107,11 @@ class Pipe {
     clearTimeout(this.#timer);
     this.#queue.length = 0;
   }
+
+  /** Chunks not written yet. */
+  get pending(): number {
+    return this.#queue.length;
+  }
 }
 
 /** A client connection and its upstream connection. */
@@ -133,6 +142,7 @@ export class FaultProxy {
   #stalled = false;
   #dropping = false;
   #delayMs: number | undefined;
+  #requestDelayMs: number | undefined;
 
   private constructor(server: net.Server, address: string, upstream: string) {
     this.#server = server;
@@ -186,6 +196,31 @@ export class FaultProxy {
    */
   delayResponses(ms: number | undefined): void {
     this.#delayMs = ms;
+  }
+
+  /** Delays every later chunk client -> upstream by `ms` (undefined: no delay), order kept. */
+  delayRequests(ms: number | undefined): void {
+    this.#requestDelayMs = ms;
+  }
+
+  /**
+   * Closes the client side of every current connection; the upstream side stays until the
+   * requests held for it (delayRequests) were written, then ends with a FIN. Returns how many.
+   */
+  closeClients(): number {
+    const links = [...this.#links];
+    for (const link of links) {
+      // Out of the set first: the close events below then leave the upstream pipe alone.
+      this.#links.delete(link);
+      link.toClient.clear();
+      link.client.destroy();
+      const finish = setInterval(() => {
+        if (link.toUpstream.pending > 0) return;
+        clearInterval(finish);
+        link.upstream.end();
+      }, 5);
+    }
+    return links.length;
   }
 
   /** While on, bytes upstream -> client are discarded; requests are forwarded, connections kept. */
@@ -274,7 +309,7 @@ export class FaultProxy {
     this.#links.add(link);
     client.on("data", (chunk: Buffer) => {
       this.#counters.bytesFromClient += chunk.length;
-      link.toUpstream.push(chunk, 0);
+      link.toUpstream.push(chunk, this.#requestDelayMs ?? 0);
     });
     upstream.on("data", (chunk: Buffer) => {
       if (this.#dropping) {

@@ -10,6 +10,8 @@ import type { Logger } from "../../src/client/logger.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import type { EngineConfig, EngineRoute } from "../../src/connector/engine-config.js";
 import { ReplicationEngine } from "../../src/connector/engine.js";
+import { startHttpServer, type HttpServerHandle } from "../../src/observability/http-server.js";
+import { ConnectorMetrics } from "../../src/observability/metrics.js";
 import type { MessageExt } from "../../src/protocol/message.js";
 import { EncodedProperties } from "../../src/protocol/properties.js";
 
@@ -209,6 +211,30 @@ export function useReplicationClusters(): ReplicationClusters {
     },
     track,
   };
+}
+
+/** An engine observed as `rmq-connector run` observes it: its metrics, its HTTP endpoints. */
+export interface ObservedEngine {
+  engine: ReplicationEngine;
+  metrics: ConnectorMetrics;
+  server: HttpServerHandle;
+}
+
+/**
+ * Makes an engine (not started) with its metrics bound (process metrics off: they vary between
+ * runs) and its HTTP endpoints on a free loopback port. `track` (useReplicationClusters' own)
+ * stops it when the suite ends; the caller closes the server.
+ */
+export async function observedEngine(
+  config: EngineConfig,
+  logger: Logger = recordingLogger(),
+  track: (engine: ReplicationEngine) => ReplicationEngine = (e) => e,
+): Promise<ObservedEngine> {
+  const metrics = new ConnectorMetrics({ processMetrics: false });
+  const engine = track(new ReplicationEngine(config, logger, metrics.events));
+  metrics.bind(engine);
+  const server = await startHttpServer({ listen: "127.0.0.1:0", engine, metrics, logger: recordingLogger() });
+  return { engine, metrics, server };
 }
 
 /**

@@ -8,9 +8,8 @@ import assert from "node:assert/strict";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import { ReplicationEngine } from "../../src/connector/engine.js";
-import { startHttpServer, type HttpServerHandle } from "../../src/observability/http-server.js";
-import { ConnectorMetrics } from "../../src/observability/metrics.js";
-import { recordingLogger, testConfig } from "../helpers/replication.js";
+import type { HttpServerHandle } from "../../src/observability/http-server.js";
+import { observedEngine, recordingLogger, testConfig } from "../helpers/replication.js";
 import { useSandbox, uniqueName } from "../helpers/sandbox.js";
 import { documentedMetrics, httpGet, scrape, series, total, type Exposition } from "./exposition.js";
 
@@ -69,16 +68,10 @@ describe("metrics of a replicating engine", () => {
       await producer.send({ topic, body }, { queue: queues[i % 3] as MessageQueue });
     }
 
-    const metrics = new ConnectorMetrics({ processMetrics: false });
     const config = testConfig(uniqueName("c"), clusters, [{ from: "a", to: "b", topic }]);
-    const engine = new ReplicationEngine(config, recordingLogger(), metrics.events);
-    engines.push(engine);
-    metrics.bind(engine);
-    const server = await startHttpServer({
-      listen: "127.0.0.1:0",
-      engine,
-      metrics,
-      logger: recordingLogger(),
+    const { engine, server } = await observedEngine(config, recordingLogger(), (e) => {
+      engines.push(e);
+      return e;
     });
     servers.push(server);
     const route = config.routes[0]?.name ?? "";

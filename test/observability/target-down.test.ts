@@ -8,10 +8,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
-import { ReplicationEngine, type EngineStatus } from "../../src/connector/engine.js";
-import { startHttpServer } from "../../src/observability/http-server.js";
-import { ConnectorMetrics } from "../../src/observability/metrics.js";
-import { recordingLogger, testConfig } from "../helpers/replication.js";
+import type { EngineStatus } from "../../src/connector/engine.js";
+import { observedEngine, testConfig } from "../helpers/replication.js";
 import { useSandbox, uniqueName } from "../helpers/sandbox.js";
 import { httpGet, scrape, series, total, type Exposition } from "./exposition.js";
 
@@ -46,18 +44,10 @@ describe("monitoring while the target broker is down", () => {
     assert.ok(ca && cb);
     const a = new RocketMQClient({ namesrv: ca.namesrv });
     const topic = uniqueName("down");
-    const metrics = new ConnectorMetrics({ processMetrics: false });
     const config = testConfig(uniqueName("c"), { a: ca.namesrv, b: cb.namesrv }, [
       { from: "a", to: "b", topic },
     ]);
-    const engine = new ReplicationEngine(config, recordingLogger(), metrics.events);
-    metrics.bind(engine);
-    const server = await startHttpServer({
-      listen: "127.0.0.1:0",
-      engine,
-      metrics,
-      logger: recordingLogger(),
-    });
+    const { engine, server } = await observedEngine(config);
     const route = config.routes[0]?.name ?? "";
     const base = server.url;
     try {
