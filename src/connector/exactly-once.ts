@@ -31,6 +31,7 @@ import {
   findLatestOfSource,
   scanQueueForSource,
   sourceMatcher,
+  type SourceHit,
   type SourceMatcher,
 } from "./target-fence.js";
 
@@ -199,7 +200,7 @@ export class ExactlyOnceMode implements DeliveryMode {
       }
     } else {
       // No record: a first start, or a switch from at-least-once. What the old mode wrote after
-      // its last committed offset is found by reading the target queue backwards.
+      // its last committed offset is found by reading the target queues backwards.
       const committed = (
         await new ConsumerOffsetCheckpoint(this.#deps.source.admin, this.#deps.writer).load([sourceQueue])
       ).get(queueKey(sourceQueue));
@@ -207,18 +208,29 @@ export class ExactlyOnceMode implements DeliveryMode {
         committed?.nextSourceOffset ??
         (await routeStartOffset(this.#deps.source, this.#deps.writer, assignment.route, sourceQueue));
       const match = this.#matcher(sourceQueue, true);
-      for (const q of queues) {
-        const end = await this.#fence(q, deadAtMs, signal);
-        const latest = await findLatestOfSource(
-          this.#deps.target.pullConsumer({ group: this.#deps.writer }),
-          this.#deps.target.admin,
-          q,
-          match,
-          { maxMessages: this.#deps.settings.firstStartScanLimit, signal },
-        );
+      // A queue nobody ever replicated has no earlier attempt to wait for: an exactly-once owner
+      // writes its record before its first send, an at-least-once one commits its start first, and
+      // this process never released it. Then only a trace of S in its target queues (an
+      // at-least-once owner whose committed start a source broker crash lost) brings the wait
+      // back; their reading needs only a fence begun after this connector began.
+      const untouched = committed === undefined && releasedAtMs === undefined;
+      let found = await this.#latestOfSource(
+        queues,
+        match,
+        untouched ? this.#deps.startedAtMs : deadAtMs,
+        signal,
+      );
+      if (untouched && found.some((f) => f.latest !== undefined))
+        found = await this.#latestOfSource(queues, match, deadAtMs, signal);
+      for (const { queue, end, latest } of found) {
         if (latest !== undefined && latest.sourceOffset + 1n > next) next = latest.sourceOffset + 1n;
-        targets.push({ queue: q, nextOffset: end });
+        targets.push({ queue, nextOffset: end });
       }
+      if (untouched && found.every((f) => f.latest === undefined))
+        this.#deps.logger.debug(
+          { topic: sourceQueue.topic, brokerName: sourceQueue.brokerName, queueId: sourceQueue.queueId },
+          "first start of a queue never replicated: no earlier attempt to wait for",
+        );
     }
     this.#deps.logger.info(
       {
@@ -231,6 +243,28 @@ export class ExactlyOnceMode implements DeliveryMode {
       "queue recovered from the target",
     );
     return { offset: next, targets, fingerprint: saved?.fingerprint };
+  }
+
+  /** Per target queue: its end after a fence begun at or after deadAtMs, and S's latest message there. */
+  async #latestOfSource(
+    queues: readonly MessageQueue[],
+    match: SourceMatcher,
+    deadAtMs: number,
+    signal: AbortSignal,
+  ): Promise<{ queue: MessageQueue; end: bigint; latest: SourceHit | undefined }[]> {
+    const out: { queue: MessageQueue; end: bigint; latest: SourceHit | undefined }[] = [];
+    for (const queue of queues) {
+      const end = await this.#fence(queue, deadAtMs, signal);
+      const latest = await findLatestOfSource(
+        this.#deps.target.pullConsumer({ group: this.#deps.writer }),
+        this.#deps.target.admin,
+        queue,
+        match,
+        { maxMessages: this.#deps.settings.firstStartScanLimit, signal },
+      );
+      out.push({ queue, end, latest });
+    }
+    return out;
   }
 
   /**

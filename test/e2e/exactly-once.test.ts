@@ -10,6 +10,8 @@ import { assignmentKey } from "../../src/connector/queue-ownership.js";
 import { ReplicationEngine } from "../../src/connector/engine.js";
 import { CheckpointStore, sourceKey } from "../../src/connector/checkpoint-store.js";
 import { verifyRoutes, type VerifyReport } from "../../src/connector/verify.js";
+import { Provenance } from "../../src/connector/message-mapping.js";
+import { mapQueue } from "../../src/connector/queue-mapping.js";
 import type { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import { ContinuousProducer, chaosSeed, seededRandom, between, waitCommitted } from "../helpers/chaos.js";
 import { proxyCluster, type FaultProxy, type ProxiedCluster } from "../helpers/fault-proxy.js";
@@ -402,6 +404,73 @@ describe("exactly-once replication", () => {
     } finally {
       await proxied.close();
     }
+  });
+
+  it("starts a queue never replicated without Assumption D's wait; a trace of it in the target, or a record, brings the wait back", async () => {
+    const { a, b, clusters } = clients();
+    const deadAfterMs = 4000;
+    const topic = uniqueName("eo_first");
+    await a.admin.createTopic({ topic, queueNums: 2 });
+    await b.admin.createTopic({ topic, queueNums: 2 });
+    const sources = (await a.admin.getTopicRoute(topic, { refresh: true })).writeQueues();
+    const targets = (await b.admin.getTopicRoute(topic, { refresh: true })).writeQueues();
+    const [fresh, traced] = sources as [MessageQueue, MessageQueue];
+    const name = uniqueName("eo");
+    const config = exactlyOnce(testConfig(name, clusters, [{ from: "a", to: "b", topic }]), {
+      exactlyOnce: { deadAfterMs },
+    });
+    const writer = a.producer();
+    for (const q of sources)
+      for (let i = 0; i < 10; i++)
+        await writer.send({ topic, body: Buffer.from(`first ${q.queueId} ${i}`) }, { queue: q });
+    // What an at-least-once owner of this name leaves when a source broker crash lost its
+    // committed start: its copies in the target (here of source offset 9 alone) and no offset.
+    await b.producer().send(
+      {
+        topic,
+        body: Buffer.from(`first ${traced.queueId} 9`),
+        properties: {
+          [Provenance.SOURCE]: `${sourceKey({ cluster: "a", topic, broker: traced.brokerName, queueId: traced.queueId })}/9`,
+          [Provenance.WRITER]: name,
+        },
+      },
+      { queue: mapQueue(traced, sources, targets) },
+    );
+    const queueOf = (engine: ReplicationEngine, q: MessageQueue) =>
+      engine.status().queues.find((x) => x.queueId === q.queueId && x.sourceBroker === q.brokerName);
+    const engine = env.track(new ReplicationEngine(config, logger));
+    const created = performance.now();
+    const starting = engine.start();
+    await waitForStatus(engine, () => queueOf(engine, fresh)?.replicatedMessages === 10, 20_000);
+    const freshMs = Math.round(performance.now() - created);
+    await starting;
+    const tracedMs = Math.round(performance.now() - created);
+    await waitForStatus(engine, () => queueOf(engine, traced)?.committedOffset === 10n, 10_000);
+    assert.equal(queueOf(engine, traced)?.replicatedMessages, 0, "resumed after the trace: nothing again");
+    await engine.stop();
+    // Both queues have records now: the next start waits D for both.
+    const next = env.track(new ReplicationEngine(config, logger));
+    const restarted = performance.now();
+    await next.start();
+    const restartMs = Math.round(performance.now() - restarted);
+    await next.stop();
+    console.error(
+      `first start: never replicated running in ${freshMs} ms, traced ${tracedMs} ms; restart ${restartMs} ms (D ${deadAfterMs} ms)`,
+    );
+    assert.ok(freshMs < deadAfterMs - 1000, `the queue never replicated waited: ${freshMs} ms`);
+    assert.ok(tracedMs >= deadAfterMs, `the traced queue did not wait D: ${tracedMs} ms`);
+    assert.ok(restartMs >= deadAfterMs, `a restart with records did not wait D: ${restartMs} ms`);
+    const report = await verifyRoutes(config, { from: { kind: "earliest" }, until: "max", logger });
+    const freshReport = report.queues.find((q) => q.queueId === fresh.queueId);
+    assert.deepEqual(
+      freshReport && [
+        freshReport.checked,
+        freshReport.missing,
+        freshReport.duplicated,
+        freshReport.outOfOrder,
+      ],
+      [10, 0, 0, 0],
+    );
   });
 
   it("switches an at-least-once connector to exactly-once without a duplicate from the switch on", async () => {
