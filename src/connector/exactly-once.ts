@@ -220,13 +220,13 @@ export class ExactlyOnceMode implements DeliveryMode {
         untouched ? this.#deps.startedAtMs : deadAtMs,
         signal,
       );
-      if (untouched && found.some((f) => f.latest !== undefined))
+      if (untouched && found.some((f) => f.traced))
         found = await this.#latestOfSource(queues, match, deadAtMs, signal);
       for (const { queue, end, latest } of found) {
         if (latest !== undefined && latest.sourceOffset + 1n > next) next = latest.sourceOffset + 1n;
         targets.push({ queue, nextOffset: end });
       }
-      if (untouched && found.every((f) => f.latest === undefined))
+      if (untouched && found.every((f) => !f.traced))
         this.#deps.logger.debug(
           { topic: sourceQueue.topic, brokerName: sourceQueue.brokerName, queueId: sourceQueue.queueId },
           "first start of a queue never replicated: no earlier attempt to wait for",
@@ -245,24 +245,34 @@ export class ExactlyOnceMode implements DeliveryMode {
     return { offset: next, targets, fingerprint: saved?.fingerprint };
   }
 
-  /** Per target queue: its end after a fence begun at or after deadAtMs, and S's latest message there. */
+  /**
+   * Per target queue: its end after a fence begun at or after deadAtMs, S's latest message there,
+   * and whether S may have been there (`traced`): a message of S found, or more messages than the
+   * backward reading takes (firstStartScanLimit), below which one could hide.
+   */
   async #latestOfSource(
     queues: readonly MessageQueue[],
     match: SourceMatcher,
     deadAtMs: number,
     signal: AbortSignal,
-  ): Promise<{ queue: MessageQueue; end: bigint; latest: SourceHit | undefined }[]> {
-    const out: { queue: MessageQueue; end: bigint; latest: SourceHit | undefined }[] = [];
+  ): Promise<{ queue: MessageQueue; end: bigint; latest: SourceHit | undefined; traced: boolean }[]> {
+    const { target, writer, settings } = this.#deps;
+    const out: { queue: MessageQueue; end: bigint; latest: SourceHit | undefined; traced: boolean }[] = [];
     for (const queue of queues) {
       const end = await this.#fence(queue, deadAtMs, signal);
       const latest = await findLatestOfSource(
-        this.#deps.target.pullConsumer({ group: this.#deps.writer }),
-        this.#deps.target.admin,
+        target.pullConsumer({ group: writer }),
+        target.admin,
         queue,
         match,
-        { maxMessages: this.#deps.settings.firstStartScanLimit, signal },
+        {
+          maxMessages: settings.firstStartScanLimit,
+          signal,
+        },
       );
-      out.push({ queue, end, latest });
+      const readWhole =
+        end - (await target.admin.getMinOffset(queue)) <= BigInt(settings.firstStartScanLimit);
+      out.push({ queue, end, latest, traced: latest !== undefined || !readWhole });
     }
     return out;
   }
@@ -331,6 +341,8 @@ function changedError(queue: MessageQueue, offset: bigint, what: string): RmqErr
 class TargetCheckpoint implements Checkpoint {
   readonly #deps: ExactlyOnceDeps;
   readonly #offsets: ConsumerOffsetCheckpoint;
+  /** Source queues whose consumer offset this checkpoint committed once. */
+  readonly #offsetCommitted = new Set<string>();
   #topicReady: Promise<void> | undefined;
 
   constructor(deps: ExactlyOnceDeps) {
@@ -387,15 +399,20 @@ class TargetCheckpoint implements Checkpoint {
       writtenAtMs: now,
     }));
     await this.#deps.store.write(records, signal ? { signal } : {});
-    // For mqadmin and dashboards only: recovery reads the records above.
-    await this.#offsets
-      .save(entries)
-      .catch((err: unknown) =>
-        this.#deps.logger.debug(
-          { err: err instanceof Error ? err.message : String(err) },
-          "consumer offset commit failed",
-        ),
+    // For mqadmin and dashboards, and a second trace of the queue: recovery reads the records
+    // above, but a queue with neither a record it finds nor a committed offset counts as never
+    // replicated and starts without Assumption D's wait. So a queue's first commit must succeed
+    // (its pin, before any send); later ones may fail (the records carry the position).
+    try {
+      await this.#offsets.save(entries);
+      for (const e of entries) this.#offsetCommitted.add(queueKey(e.queue));
+    } catch (err) {
+      if (entries.some((e) => !this.#offsetCommitted.has(queueKey(e.queue)))) throw err;
+      this.#deps.logger.debug(
+        { err: err instanceof Error ? err.message : String(err) },
+        "consumer offset commit failed",
       );
+    }
   }
 
   #id(queue: MessageQueue): SourceQueueId {
