@@ -10,6 +10,7 @@
  * The engine and a future scale-out layer hand queues in and out through take and release only,
  * so a queue taken over at runtime is recovered exactly like one at start.
  */
+import { setMaxListeners } from "node:events";
 import type { MessageQueue } from "../client/types.js";
 import { queueKey } from "../client/types.js";
 import type { Checkpoint, SavedPosition } from "./checkpoint.js";
@@ -89,6 +90,9 @@ export class QueueOwnership {
 
   constructor(host: OwnershipHost) {
     this.#host = host;
+    // One signal ends every take under way: 8 queues recovering at once each listen on it (reads,
+    // waits, fences), past Node's leak warning at 10 listeners, which would be noise here.
+    setMaxListeners(0, this.#stop.signal);
   }
 
   has(key: string): boolean {
