@@ -260,18 +260,13 @@ export class ExactlyOnceMode implements DeliveryMode {
     const out: { queue: MessageQueue; end: bigint; latest: SourceHit | undefined; traced: boolean }[] = [];
     for (const queue of queues) {
       const end = await this.#fence(queue, deadAtMs, signal);
-      const latest = await findLatestOfSource(
+      const { hit: latest, readWhole } = await findLatestOfSource(
         target.pullConsumer({ group: writer }),
         target.admin,
         queue,
         match,
-        {
-          maxMessages: settings.firstStartScanLimit,
-          signal,
-        },
+        { maxMessages: settings.firstStartScanLimit, signal },
       );
-      const readWhole =
-        end - (await target.admin.getMinOffset(queue)) <= BigInt(settings.firstStartScanLimit);
       out.push({ queue, end, latest, traced: latest !== undefined || !readWhole });
     }
     return out;

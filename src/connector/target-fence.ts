@@ -398,13 +398,20 @@ export interface FindLatestOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** What a backward reading found: S's latest message, and whether it read down to the min offset. */
+export interface LatestOfSource {
+  hit: SourceHit | undefined;
+  /** No match was found above the queue's min offset: the whole queue was read (false: stopped at maxMessages). */
+  readWhole: boolean;
+}
+
 /**
  * Reads `queue` backwards from its max offset in steps of 32 until a step holds a matching message,
- * and returns the highest source offset of that step with its target offset; undefined once
- * maxMessages were read or the min offset was reached without a match. (For switching an
- * at-least-once connector to exactly-once, where no checkpoint exists yet.) Throws like
- * scanQueueForSource when a step cannot be read whole (e.g. retention moved the min offset
- * meanwhile).
+ * and returns the highest source offset of that step with its target offset; no hit once
+ * maxMessages were read (readWhole false) or the min offset was reached (readWhole true) without a
+ * match. (For switching an at-least-once connector to exactly-once, and telling a queue never
+ * replicated, where no checkpoint exists yet.) Throws like scanQueueForSource when a step cannot be
+ * read whole (e.g. retention moved the min offset meanwhile).
  */
 export async function findLatestOfSource(
   consumer: QueuePuller,
@@ -412,7 +419,7 @@ export async function findLatestOfSource(
   queue: MessageQueue,
   match: SourceMatcher,
   options: FindLatestOptions,
-): Promise<SourceHit | undefined> {
+): Promise<LatestOfSource> {
   const call = { signal: options.signal };
   const [minOffset, maxOffset] = await Promise.all([
     admin.getMinOffset(queue, call),
@@ -430,10 +437,10 @@ export async function findLatestOfSource(
         highest = { sourceOffset, targetOffset: m.queueOffset };
       }
     });
-    if (highest !== undefined) return highest;
+    if (highest !== undefined) return { hit: highest, readWhole: false };
     end = from;
   }
-  return undefined;
+  return { hit: undefined, readWhole: end <= minOffset };
 }
 
 /** Messages per backward step: the most one pull returns from memory. */

@@ -164,23 +164,23 @@ test("findLatestOfSource returns the highest match of the first step (from the e
   const q = fakeQueue(0n, 200n, (o) =>
     o >= 100n && o < 140n ? 5000n - o * (o % 2n === 0n ? 1n : 2n) : undefined,
   );
-  const hit = await findLatestOfSource(q.consumer, q.admin, queue, match, { maxMessages: 1000 });
-  assert.deepEqual(hit, { sourceOffset: 5000n - 136n, targetOffset: 136n });
+  const latest = await findLatestOfSource(q.consumer, q.admin, queue, match, { maxMessages: 1000 });
+  assert.deepEqual(latest, { hit: { sourceOffset: 5000n - 136n, targetOffset: 136n }, readWhole: false });
   assert.deepEqual(q.pulls, [168n, 136n]);
 });
 
 test("findLatestOfSource gives up after maxMessages or at the min offset", async () => {
   const far = fakeQueue(0n, 200n, (o) => (o < 10n ? 1n : undefined));
-  assert.equal(
-    await findLatestOfSource(far.consumer, far.admin, queue, match, { maxMessages: 100 }),
-    undefined,
-  );
+  assert.deepEqual(await findLatestOfSource(far.consumer, far.admin, queue, match, { maxMessages: 100 }), {
+    hit: undefined,
+    readWhole: false,
+  });
   assert.deepEqual(far.pulls, [168n, 136n, 104n, 100n]);
   const none = fakeQueue(150n, 200n, () => undefined);
-  assert.equal(
-    await findLatestOfSource(none.consumer, none.admin, queue, match, { maxMessages: 1000 }),
-    undefined,
-  );
+  assert.deepEqual(await findLatestOfSource(none.consumer, none.admin, queue, match, { maxMessages: 1000 }), {
+    hit: undefined,
+    readWhole: true,
+  });
   assert.deepEqual(none.pulls, [168n, 150n]);
 });
 

@@ -277,17 +277,17 @@ describe(`target fence against RocketMQ ${resolveVersion()}`, () => {
     const consumer = client.pullConsumer({ group: GROUP });
     const tolerant = sourceMatcher(WRITER, s, { allowMissingWriter: true });
     // Steps from the end: [108,140), [76,108), [44,76), [12,44): the last holds s at 12..39.
-    const hit = await findLatestOfSource(consumer, client.admin, queue, tolerant, { maxMessages: 10_000 });
-    assert.deepEqual(hit, { sourceOffset: 700n + 19n * 3n + 1n, targetOffset: 39n });
-    assert.equal(
+    const latest = await findLatestOfSource(consumer, client.admin, queue, tolerant, { maxMessages: 10_000 });
+    assert.deepEqual(latest.hit, { sourceOffset: 700n + 19n * 3n + 1n, targetOffset: 39n });
+    assert.deepEqual(
       await findLatestOfSource(consumer, client.admin, queue, sourceMatcher(WRITER, s), {
         maxMessages: 10_000,
       }),
-      undefined,
+      { hit: undefined, readWhole: true },
     );
-    assert.equal(
+    assert.deepEqual(
       await findLatestOfSource(consumer, client.admin, queue, tolerant, { maxMessages: 100 }),
-      undefined,
+      { hit: undefined, readWhole: false },
     );
   });
 });
