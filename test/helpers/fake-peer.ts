@@ -35,13 +35,36 @@ export interface FakePeer {
   close(): void;
 }
 
-/** Starts a peer on an ephemeral loopback port that lets `behaviour` decide what to answer. */
-export async function startPeer(behaviour: Behaviour): Promise<FakePeer> {
+/**
+ * Starts a bare TCP peer on an ephemeral loopback port: `onSocket` gets each connection as it is
+ * accepted and decides everything (read or pause, answer or not). Socket errors are ignored
+ * unless `onSocket` listens for them.
+ */
+export async function startRawPeer(onSocket: (socket: net.Socket) => void): Promise<FakePeer> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => undefined);
+    onSocket(socket);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    address: `127.0.0.1:${port}`,
+    server,
+    sockets,
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+/** Starts a peer on an ephemeral loopback port that lets `behaviour` decide what to answer. */
+export function startPeer(behaviour: Behaviour): Promise<FakePeer> {
+  return startRawPeer((socket) => {
     const decoder = new FrameDecoder();
     socket.on("data", (chunk: Buffer) => {
       for (const payload of decoder.push(chunk)) {
@@ -68,16 +91,4 @@ export async function startPeer(behaviour: Behaviour): Promise<FakePeer> {
       }
     });
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    address: `127.0.0.1:${port}`,
-    server,
-    sockets,
-    close() {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
 }

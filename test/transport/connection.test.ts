@@ -12,7 +12,7 @@ import { ConnectionPool } from "../../src/transport/pool.js";
 import { encodeCommand, type RemotingCommand } from "../../src/protocol/remoting-command.js";
 import { RmqError } from "../../src/protocol/errors.js";
 import { describeRequest, RequestCode } from "../../src/protocol/codes.js";
-import { startPeer } from "../helpers/fake-peer.js";
+import { startPeer, startRawPeer } from "../helpers/fake-peer.js";
 
 describe("Connection", () => {
   let peer: Awaited<ReturnType<typeof startPeer>>;
@@ -263,11 +263,8 @@ describe("Connection", () => {
 
   it("waits for the socket to drain instead of buffering without bound", async () => {
     // A peer that stops reading: our writes must stop once the kernel buffers are full.
-    const stalled = net.createServer((socket) => socket.pause());
-    stalled.listen(0, "127.0.0.1");
-    await once(stalled, "listening");
-    const address = `127.0.0.1:${(stalled.address() as net.AddressInfo).port}`;
-    const conn = await Connection.connect(address);
+    const stalled = await startRawPeer((socket) => socket.pause());
+    const conn = await Connection.connect(stalled.address);
     try {
       const body = Buffer.alloc(1024 * 1024, 7);
       const pending = Array.from({ length: 64 }, () => conn.request({ code: 1, body }, { timeoutMs: 1500 }));
@@ -289,23 +286,17 @@ describe("Connection", () => {
     // A peer that reads nothing for a while, then everything: what it gets after the pause is
     // only what had left before the timeouts, not the waiting frames written late.
     let received = 0;
-    const sockets: net.Socket[] = [];
-    const paused = net.createServer((socket) => {
-      sockets.push(socket);
+    const paused = await startRawPeer((socket) => {
       socket.pause();
       socket.on("data", (chunk: Buffer) => (received += chunk.length));
-      socket.on("error", () => undefined);
     });
-    paused.listen(0, "127.0.0.1");
-    await once(paused, "listening");
-    const address = `127.0.0.1:${(paused.address() as net.AddressInfo).port}`;
-    const conn = await Connection.connect(address);
+    const conn = await Connection.connect(paused.address);
     try {
       const body = Buffer.alloc(1024 * 1024, 7);
       const pending = Array.from({ length: 64 }, () => conn.request({ code: 1, body }, { timeoutMs: 300 }));
       const results = await Promise.allSettled(pending);
       assert.ok(results.every((r) => r.status === "rejected"));
-      for (const s of sockets) s.resume();
+      for (const socket of paused.sockets) socket.resume();
       await new Promise((r) => setTimeout(r, 500));
       // The kernel buffers hold a few MiB at most; 64 MiB were asked for.
       assert.ok(received > 0, "nothing reached the peer at all");
@@ -315,23 +306,17 @@ describe("Connection", () => {
       );
     } finally {
       conn.close();
-      for (const s of sockets) s.destroy();
       paused.close();
     }
   });
 
   it("resets the connection when a resetOnTimeout request times out, failing the others on it", async () => {
     const resets: string[] = [];
-    const sockets: net.Socket[] = [];
-    const silent = net.createServer((socket) => {
-      sockets.push(socket);
+    const silent = await startRawPeer((socket) => {
       socket.on("error", (err: NodeJS.ErrnoException) => resets.push(err.code ?? err.message));
       socket.resume();
     });
-    silent.listen(0, "127.0.0.1");
-    await once(silent, "listening");
-    const address = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
-    const conn = await Connection.connect(address);
+    const conn = await Connection.connect(silent.address);
     try {
       const other = conn.request({ code: 1 }, { timeoutMs: 10_000 });
       const started = Date.now();
@@ -354,7 +339,6 @@ describe("Connection", () => {
       assert.deepEqual(resets, ["ECONNRESET"]);
     } finally {
       conn.close();
-      for (const s of sockets) s.destroy();
       silent.close();
     }
   });
