@@ -5,6 +5,8 @@
  * for a secret.
  */
 import { credentialsProblem, type ClusterConnection } from "../config/client-options.js";
+import { readTlsFiles } from "../config/files.js";
+import type { TlsConfig } from "../config/types.js";
 import { required } from "./args.js";
 import { parseDuration } from "./durations.js";
 import { UsageError } from "./usage.js";
@@ -20,12 +22,23 @@ export const CREDENTIAL_ENV = {
 export const CONNECTION_FLAGS = {
   namesrv: { type: "string" },
   tls: { type: "boolean" },
+  "tls-ca": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "tls-server-name": { type: "string" },
+  "tls-insecure": { type: "boolean" },
   "request-timeout": { type: "string" },
 } as const;
 
 /** The help lines of the connection flags and the credential variables. */
 export const CONNECTION_HELP = `  --namesrv ADDR        NameServer address(es), "host:port;host:port" (required)
-  --tls                 speak TLS to NameServers and brokers
+  --tls                 speak TLS to NameServers and brokers (certificates verified
+                        against the system's CAs)
+  --tls-ca FILE         PEM of the CA that signed the servers' certificates (implies --tls)
+  --tls-cert FILE, --tls-key FILE
+                        client certificate and key, for mutual TLS (implies --tls)
+  --tls-server-name N   the name the certificates must hold (default: the host dialled)
+  --tls-insecure        accept any certificate (encrypted, peer unknown: tests only)
   --request-timeout D   timeout of each request, e.g. 3s (default 5s)`;
 
 /** The help paragraph on credentials. */
@@ -40,6 +53,11 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 export interface ConnectionValues {
   namesrv?: string | undefined;
   tls?: boolean | undefined;
+  "tls-ca"?: string | undefined;
+  "tls-cert"?: string | undefined;
+  "tls-key"?: string | undefined;
+  "tls-server-name"?: string | undefined;
+  "tls-insecure"?: boolean | undefined;
   "request-timeout"?: string | undefined;
 }
 
@@ -61,7 +79,7 @@ export function connectionFromArgs(
   const securityToken = fromEnv(CREDENTIAL_ENV.securityToken);
   const connection: ClusterConnection = {
     namesrv: required(values.namesrv, "--namesrv"),
-    tls: values.tls === true,
+    tls: tlsFromArgs(values),
     requestTimeoutMs:
       values["request-timeout"] === undefined
         ? DEFAULT_REQUEST_TIMEOUT_MS
@@ -73,4 +91,45 @@ export function connectionFromArgs(
   const problem = credentialsProblem(connection, CREDENTIAL_ENV);
   if (problem !== undefined) throw new UsageError(problem);
   return connection;
+}
+
+/** The flag of each TLS setting, for errors about the files they name. */
+const TLS_FLAGS: Record<string, string> = {
+  ca: "--tls-ca",
+  cert: "--tls-cert",
+  key: "--tls-key",
+};
+
+/**
+ * The TLS settings of the --tls* flags, the files read and checked as a config's are (the same
+ * reader, so a command and `run` agree on what a PEM file must hold). Throws UsageError naming
+ * the flag.
+ */
+function tlsFromArgs(values: ConnectionValues): TlsConfig | false {
+  const files = { ca: values["tls-ca"], cert: values["tls-cert"], key: values["tls-key"] };
+  const serverName = values["tls-server-name"];
+  const insecure = values["tls-insecure"] === true;
+  const given = Object.values(files).some((f) => f !== undefined);
+  if (values.tls !== true && !given) {
+    if (serverName !== undefined || insecure)
+      throw new UsageError(
+        `${serverName !== undefined ? "--tls-server-name" : "--tls-insecure"} needs --tls`,
+      );
+    return false;
+  }
+  const problems: string[] = [];
+  const tls = readTlsFiles(
+    {
+      verify: !insecure,
+      ...Object.fromEntries(Object.entries(files).filter(([, f]) => f !== undefined)),
+      ...(serverName === undefined ? {} : { serverName }),
+    },
+    process.cwd(),
+    (path, message) => {
+      const flag = TLS_FLAGS[String(path[0])] ?? "--tls";
+      problems.push(`${flag}: ${message.replace("tls.cert and tls.key", "--tls-cert and --tls-key")}`);
+    },
+  );
+  if (problems.length > 0) throw new UsageError(problems.join("; "));
+  return tls;
 }

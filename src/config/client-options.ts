@@ -7,6 +7,8 @@
 import type { ClientOptions } from "../client/rocketmq-client.js";
 import type { Logger } from "../client/logger.js";
 import { RmqError } from "../protocol/errors.js";
+import type { TlsOptions } from "../transport/connection.js";
+import type { TlsConfig } from "./types.js";
 
 /**
  * How to reach and authenticate to one cluster: the connection part of a cluster's config
@@ -21,8 +23,8 @@ export interface ClusterConnection {
   readonly secretKey?: string | undefined;
   /** ACL security token (temporary credentials); needs accessKey and secretKey. Never printed. */
   readonly securityToken?: string | undefined;
-  /** Speak TLS to NameServers and brokers. Default false. */
-  readonly tls?: boolean | undefined;
+  /** Speak TLS to NameServers and brokers: true (system CAs, verified) or settings. Default false. */
+  readonly tls?: boolean | TlsConfig | undefined;
   /** Per request, ms. Default: the client's (3000). */
   readonly requestTimeoutMs?: number | undefined;
   /** Announced "host:port" -> "host:port" to dial (NAT, port-forward, proxy). Default: none. */
@@ -66,7 +68,7 @@ export function clientOptions(cluster: ClusterConnection, identity: ClientIdenti
   return {
     namesrv: cluster.namesrv,
     ...(cluster.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: cluster.requestTimeoutMs }),
-    ...(cluster.tls === true ? { tls: true } : {}),
+    ...(cluster.tls === undefined || cluster.tls === false ? {} : { tls: tlsOptions(cluster.tls) }),
     ...(cluster.addressMap === undefined ? {} : { addressMap: cluster.addressMap }),
     ...(accessKey !== undefined && secretKey !== undefined
       ? {
@@ -95,3 +97,15 @@ export const CONFIG_KEY_NAMES: CredentialNames = {
   secretKey: "secretKey",
   securityToken: "securityToken",
 };
+
+/** node:tls options of a cluster's TLS settings: verified unless `verify: false`. */
+function tlsOptions(tls: true | TlsConfig): TlsOptions {
+  if (tls === true) return { rejectUnauthorized: true };
+  return {
+    rejectUnauthorized: tls.verify,
+    ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+    ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+    ...(tls.key === undefined ? {} : { key: tls.key }),
+    ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
+  };
+}

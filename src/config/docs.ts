@@ -95,6 +95,13 @@ function entry(path: string, key: string, s: JsonSchema, required: boolean): str
 
 function walk(s: JsonSchema, path: string, key: string, required: boolean, out: string[]): void {
   out.push(...entry(path, key, s, required));
+  // A union with a mapping form (`tls: true | { ca, ... }`, `secretKey: "..." | { file }`):
+  // the mapping's keys are documented under the union's own path.
+  const mapping = s.anyOf?.find((branch) => branch.type === "object" && branch.properties !== undefined);
+  walkChildren(mapping ?? s, path, out);
+}
+
+function walkChildren(s: JsonSchema, path: string, out: string[]): void {
   const object =
     s.type === "array" && s.items !== undefined
       ? { schema: s.items, prefix: `${path}[]` }
@@ -161,6 +168,12 @@ More in [examples/](../examples).
   message is never sent to a cluster it has already passed through.
 - **One route per source topic.** Progress is committed per source queue in the consumer group
   named \`name\`, so two routes reading the same topic of the same cluster are refused.
+- **Secrets from files.** \`accessKey\`, \`secretKey\` and \`securityToken\` take the value, usually
+  \`\${ENV}\`, or \`{ file: path }\`: a file holding it, such as a Kubernetes secret mounted as a
+  file. Files (these and the TLS PEM files) are read once when the config loads, relative paths from
+  the config file's directory; a trailing line break is dropped. Rotating a secret takes a restart.
+  No output of the connector (logs, errors, \`plan\`, \`validate\`, \`/api/status\`, \`/metrics\`,
+  the status page) holds a secret, a token or a private key.
 - Durations are in milliseconds (keys ending \`Ms\`) and sizes in bytes (keys ending \`Bytes\`).
 
 ## Keys

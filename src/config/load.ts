@@ -10,6 +10,7 @@
  * is a number. Keys are not interpolated.
  */
 import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import {
   isAlias,
   isMap,
@@ -24,6 +25,7 @@ import {
 } from "yaml";
 import type * as z from "zod";
 import { ConfigError, type ConfigIssue } from "./errors.js";
+import { readClusterFiles } from "./files.js";
 import { interpolate } from "./interpolate.js";
 import { configSchema } from "./schema.js";
 import type { ConnectorConfig } from "./types.js";
@@ -176,7 +178,9 @@ export function parseConfig(
   }
   crossCheck(data, report);
   if (issues.length > 0 || !parsed.success) throw new ConfigError(sortIssues(dedupe(issues)));
-  return buildConfig(parsed.data, fileName);
+  const files = readClusterFiles(parsed.data, dirname(resolve(fileName)), report);
+  if (issues.length > 0) throw new ConfigError(sortIssues(dedupe(issues)));
+  return buildConfig(parsed.data, fileName, files);
 }
 
 /** Reads, parses and validates a config file; throws ConfigError (code RMQ_CONFIG) listing every problem. */
@@ -310,7 +314,24 @@ function reportZodIssue(
         for (const inner of typed)
           reportZodIssue({ ...inner, path: [...issue.path, ...inner.path] }, data, report);
       } else {
-        report(path, "must be a string or a list of strings");
+        // No branch had the right type: name every type the union takes.
+        const actual = valueAt(data, path);
+        const expected = [
+          ...new Set(
+            issue.errors.flatMap((branch) =>
+              branch.flatMap((i) =>
+                i.code === "invalid_type" && i.path.length === 0
+                  ? [expectedName[i.expected] ?? i.expected]
+                  : [],
+              ),
+            ),
+          ),
+        ];
+        const hint =
+          expected.includes("a string") && (typeof actual === "number" || typeof actual === "boolean")
+            ? " (quote the value to keep it a string)"
+            : "";
+        report(path, `must be ${expected.join(" or ")}, not ${typeName(actual)}${hint}`);
       }
       return;
     }

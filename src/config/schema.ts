@@ -57,33 +57,76 @@ const addressMap = z
   )
   .meta({ examples: [{ "10.0.0.5:10911": "127.0.0.1:30911", "10.0.0.6:10911": "127.0.0.1:30912" }] });
 
+/**
+ * A credential: the value itself (usually `${ENV}`), or `{ file }`, a file holding it (a
+ * Kubernetes secret mounted as a file). The file is read once at start; trailing line breaks are
+ * dropped, since `echo secret > file` adds one.
+ */
+function secret(description: string) {
+  return z
+    .union([
+      z.string().min(1),
+      z
+        .strictObject({
+          file: z
+            .string()
+            .min(1)
+            .describe("Path of a file holding the value (relative paths: from the config file's directory)."),
+        })
+        .describe("Read from a file."),
+    ])
+    .optional()
+    .describe(description);
+}
+
+/** A PEM file's path. */
+const pemFile = (description: string) => z.string().min(1).optional().describe(description);
+
+const tlsSettings = z
+  .strictObject({
+    ca: pemFile(
+      "PEM file of the CA certificate(s) that signed the servers' certificates; replaces the system's CAs. Relative paths: from the config file's directory.",
+    ),
+    cert: pemFile(
+      "PEM file of this client's certificate, for brokers that require client certificates (mutual TLS); with key.",
+    ),
+    key: pemFile("PEM file of the private key of cert (unencrypted); with cert. Never printed."),
+    serverName: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "The name the servers' certificates must hold (and the TLS SNI). Default: the host of the address, i.e. the NameServer's as configured and the broker's as announced (before addressMap).",
+      ),
+    verify: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Verify the servers' certificates (CA and name). false accepts any certificate, which gives encryption without knowing who the peer is: for tests only.",
+      ),
+  })
+  .describe("TLS settings.");
+
 /** One RocketMQ cluster, reached through its NameServers. */
 export const clusterSchema = z
   .strictObject({
     namesrv,
-    accessKey: z
-      .string()
-      .min(1)
-      .optional()
+    accessKey: secret(
+      "ACL access key (HMAC-SHA1 signature: RocketMQ 4.x ACL 1.0, 5.x authentication). Give it with secretKey; usually from the environment or a file.",
+    ).meta({ examples: ["${EAST_AK}", { file: "/var/run/secrets/east/access-key" }] }),
+    secretKey: secret("ACL secret key, with accessKey. Never logged or printed.").meta({
+      examples: ["${EAST_SK}", { file: "/var/run/secrets/east/secret-key" }],
+    }),
+    securityToken: secret(
+      "ACL security token of temporary credentials, sent with every signed request; needs accessKey and secretKey. Never logged or printed.",
+    ).meta({ examples: ["${EAST_TOKEN}"] }),
+    tls: z
+      .union([z.boolean(), tlsSettings])
+      .default(false)
       .describe(
-        "ACL access key (RocketMQ ACL 1.0, HMAC-SHA1 signature). Give it with secretKey; usually from the environment.",
+        "Connect to NameServers and brokers over TLS. true: TLS, the server's certificate verified against the system's CAs. A mapping sets the CA, a client certificate, the name to verify, or turns verification off.",
       )
-      .meta({ examples: ["${EAST_AK}"] }),
-    secretKey: z
-      .string()
-      .min(1)
-      .optional()
-      .describe("ACL secret key, with accessKey. Never logged or printed in errors.")
-      .meta({ examples: ["${EAST_SK}"] }),
-    securityToken: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        "ACL security token of temporary credentials, sent with every signed request; needs accessKey and secretKey. Never logged or printed in errors.",
-      )
-      .meta({ examples: ["${EAST_TOKEN}"] }),
-    tls: z.boolean().default(false).describe("Connect to NameServers and brokers over TLS."),
+      .meta({ examples: [true, { ca: "/etc/rocketmq/ca.pem" }] }),
     addressMap: addressMap.optional(),
     requestTimeoutMs: int(100, 600_000)
       .default(3000)

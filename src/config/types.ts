@@ -27,11 +27,28 @@ export interface ClusterConfig {
   readonly secretKey?: string;
   /** ACL security token; only with accessKey and secretKey. */
   readonly securityToken?: string;
-  readonly tls: boolean;
+  /** TLS to NameServers and brokers, or false. */
+  readonly tls: TlsConfig | false;
   /** Per request, default 3000. */
   readonly requestTimeoutMs: number;
   /** Announced `host:port` -> `host:port` to dial (docs/networking.md). Absent: no translation. */
   readonly addressMap?: Readonly<Record<string, string>>;
+}
+
+/** TLS to a cluster, with its PEM files read. */
+export interface TlsConfig {
+  /** Verify the servers' certificates (CA and name). */
+  readonly verify: boolean;
+  /** PEM of the trusted CAs; absent: the system's. */
+  readonly ca?: string;
+  /** PEM of the client certificate (mutual TLS), with key. */
+  readonly cert?: string;
+  /** PEM of the client key; not enumerable, so a dumped config never shows it. */
+  readonly key?: string;
+  /** The name certificates must hold (and SNI); absent: the host dialled for. */
+  readonly serverName?: string;
+  /** Absolute paths of the files read, for what plan and status print. */
+  readonly files: { readonly ca?: string; readonly cert?: string; readonly key?: string };
 }
 
 /** One route, resolved. */

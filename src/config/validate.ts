@@ -19,6 +19,7 @@ import {
   templateProblem,
   topicNameProblem,
 } from "./names.js";
+import type { ClusterFiles } from "./files.js";
 import type { RawConfig } from "./schema.js";
 import type { ClusterConfig, ConnectorConfig, RouteConfig, StartPosition, TopicSelector } from "./types.js";
 
@@ -186,22 +187,28 @@ function unreachable(what: string): never {
 }
 
 /** Resolves a schema-valid, cross-checked config into the frozen ConnectorConfig. */
-export function buildConfig(raw: RawConfig, source: string): ConnectorConfig {
+export function buildConfig(
+  raw: RawConfig,
+  source: string,
+  files: Readonly<Record<string, ClusterFiles>>,
+): ConnectorConfig {
   const clusters: Record<string, ClusterConfig> = {};
   for (const [name, c] of Object.entries(raw.clusters)) {
+    // Credentials and TLS as read (a `{ file }` replaced by its content, PEM files loaded).
+    const read = files[name] ?? unreachable(`the files of cluster ${name}`);
     const cluster: ClusterConfig = {
       name,
       namesrv: splitNamesrv(c.namesrv).flatMap((entry) => splitNamesrv(entry)),
-      ...(c.accessKey === undefined ? {} : { accessKey: c.accessKey }),
-      tls: c.tls,
+      ...(read.accessKey === undefined ? {} : { accessKey: read.accessKey }),
+      tls: read.tls,
       requestTimeoutMs: c.requestTimeoutMs,
       ...(c.addressMap === undefined ? {} : { addressMap: { ...c.addressMap } }),
     };
     // Not enumerable: a config dumped to a log (JSON.stringify, util.inspect) never shows the secret.
-    if (c.secretKey !== undefined)
-      Object.defineProperty(cluster, "secretKey", { value: c.secretKey, enumerable: false });
-    if (c.securityToken !== undefined)
-      Object.defineProperty(cluster, "securityToken", { value: c.securityToken, enumerable: false });
+    if (read.secretKey !== undefined)
+      Object.defineProperty(cluster, "secretKey", { value: read.secretKey, enumerable: false });
+    if (read.securityToken !== undefined)
+      Object.defineProperty(cluster, "securityToken", { value: read.securityToken, enumerable: false });
     clusters[name] = cluster;
   }
 

@@ -2,6 +2,8 @@
  * What the engine reads from the configuration. The config layer's ConnectorConfig satisfies it;
  * tests may build one directly.
  */
+import type { TlsConfig } from "../config/types.js";
+
 export type TopicSelector =
   { kind: "name"; name: string } | { kind: "regex"; pattern: string; regex: RegExp };
 
@@ -30,7 +32,8 @@ export interface EngineProbes {
 export interface EngineCluster {
   namesrv: readonly string[];
   requestTimeoutMs?: number;
-  tls?: boolean;
+  /** TLS: true (system CAs, verified) or the resolved settings (config's TlsConfig). */
+  tls?: boolean | TlsConfig;
   /** Address translation for this cluster's NameServers and brokers (ClientOptions.addressMap). */
   addressMap?: Readonly<Record<string, string>> | undefined;
   accessKey?: string | undefined;

@@ -75,7 +75,10 @@ export interface ConnectionOptions {
   connectTimeoutMs?: number;
   /** Default per-request timeout in milliseconds. Default 3000. */
   requestTimeoutMs?: number;
-  /** true or TLS options to speak TLS (stock brokers accept it on the same port). */
+  /**
+   * true or node:tls options to speak TLS (stock brokers accept it on the same port). The server's
+   * certificate is verified against the system's CAs (or `ca`) unless `rejectUnauthorized: false`.
+   */
   tls?: boolean | tls.ConnectionOptions;
   maxFrameBytes?: number;
   /** Language name announced in request headers. Default "JAVA" (understood by every server version). */
@@ -126,6 +129,10 @@ export class Connection extends EventEmitter {
   /** Why the connection closed, without the address, for the errors of the requests it failed. */
   #closeDetail = "";
   #corked = false;
+  /** Whether the peer ever sent a byte (a silent close then hints at a TLS-only server). */
+  #received = false;
+  /** When the first frame was handed to the socket (performance.now()). */
+  #firstWriteAt: number | undefined;
   #drainWait: Promise<void> | undefined;
 
   private constructor(address: string, socket: net.Socket, options: ConnectionOptions) {
@@ -150,12 +157,19 @@ export class Connection extends EventEmitter {
         `connection error: ${err.message}`,
       ),
     );
-    socket.on("close", () =>
+    socket.on("close", () => {
+      // A TLS-only server (RocketMQ's "enforcing" mode) closes a plain connection without a word:
+      // say so when the peer closed before it ever answered.
+      const plain = options.tls === undefined || options.tls === false;
+      const hint =
+        plain && this.#closedAtOnce()
+          ? " right after our first request, unanswered (if the server only speaks TLS, set tls)"
+          : "";
       this.#fail(
-        new ConnectionError(`connection to ${this.#label} closed`, { context: this.#context() }),
-        "connection closed",
-      ),
-    );
+        new ConnectionError(`connection to ${this.#label} closed${hint}`, { context: this.#context() }),
+        `connection closed${hint}`,
+      );
+    });
   }
 
   /**
@@ -170,12 +184,9 @@ export class Connection extends EventEmitter {
     const timeoutMs = options.connectTimeoutMs ?? 3000;
     const useTls = options.tls !== undefined && options.tls !== false;
     const socket = useTls
-      ? tls.connect({
-          host,
-          port,
-          rejectUnauthorized: false,
-          ...(typeof options.tls === "object" ? options.tls : {}),
-        })
+      ? tls.connect(
+          tlsConnectOptions(address, host, port, via, typeof options.tls === "object" ? options.tls : {}),
+        )
       : net.connect({ host, port });
     const readyEvent = useTls ? "secureConnect" : "connect";
     const controller = new AbortController();
@@ -198,7 +209,8 @@ export class Connection extends EventEmitter {
         });
       }
       const message = err instanceof Error ? err.message : String(err);
-      throw new ConnectionError(`cannot connect to ${label}: ${message}`, {
+      const hint = useTls ? tlsFailureHint(err) : "";
+      throw new ConnectionError(`cannot connect to ${label}${useTls ? " over TLS" : ""}: ${message}${hint}`, {
         cause: err,
         context,
       });
@@ -354,7 +366,19 @@ export class Connection extends EventEmitter {
         this.#socket.uncork();
       });
     }
+    this.#firstWriteAt ??= performance.now();
     for (const part of frame) this.#socket.write(part);
+  }
+
+  /**
+   * Whether the peer closed within a second of our first request without a byte in return: what
+   * a TLS-only server does to plain TCP. A broker that dies just then looks the same, which is
+   * why the hint it leads to says "if".
+   */
+  #closedAtOnce(): boolean {
+    return (
+      !this.#received && this.#firstWriteAt !== undefined && performance.now() - this.#firstWriteAt < 1000
+    );
   }
 
   /** One shared wait for 'drain' (or close), however many writers are waiting. */
@@ -387,6 +411,7 @@ export class Connection extends EventEmitter {
   }
 
   #onData(chunk: Buffer): void {
+    this.#received = true;
     let frames: Buffer[];
     try {
       frames = this.#decoder.push(chunk);
@@ -485,6 +510,56 @@ function resetSocket(socket: net.Socket): void {
   } catch {
     socket.destroy();
   }
+}
+
+/**
+ * The node:tls options of a connection: the certificate is verified (node's default) unless the
+ * caller says `rejectUnauthorized: false`. When the connection is dialled elsewhere than the
+ * address it stands for (address translation), the certificate is checked against the host of
+ * the announced address, which is the broker's own name, not the proxy's; `servername` (SNI and
+ * the name checked) overrides both.
+ */
+function tlsConnectOptions(
+  address: string,
+  host: string,
+  port: number,
+  via: string | undefined,
+  given: tls.ConnectionOptions,
+): tls.ConnectionOptions {
+  const options: tls.ConnectionOptions = { host, port, ...given };
+  if (via !== undefined && given.servername === undefined && given.checkServerIdentity === undefined) {
+    const announced = parseAddress(address).host;
+    options.checkServerIdentity = (_dialled, cert) => tls.checkServerIdentity(announced, cert);
+  }
+  return options;
+}
+
+/** OpenSSL's verification failures, and what the operator can do about each. */
+const TLS_VERIFY_CODES: ReadonlySet<string> = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_UNTRUSTED",
+]);
+
+/** A sentence that tells what a TLS connect failure means, or "". */
+function tlsFailureHint(err: unknown): string {
+  const code = err instanceof Error && "code" in err ? String(err.code) : "";
+  if (TLS_VERIFY_CODES.has(code))
+    return ` (${code}: the server's certificate is not signed by a trusted CA; give the CA that signed it, tls.ca)`;
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID")
+    return " (the certificate does not name this host; fix the certificate, or set tls.serverName to a name it holds)";
+  if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") return ` (${code})`;
+  if (
+    code === "ECONNRESET" ||
+    code === "EPROTO" ||
+    /wrong version number|before secure TLS/i.test(String(err))
+  )
+    return " (the server may not speak TLS on this port)";
+  return "";
 }
 
 /** Splits "host:port" or "[v6]:port". Throws RmqError RMQ_BAD_ADDRESS on anything else. */

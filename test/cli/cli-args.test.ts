@@ -28,6 +28,9 @@ import { ConnectionError, RequestTimeoutError } from "../../src/transport/errors
 import { parseTopicArgs } from "../../src/cli/commands/topic.js";
 import { connectionFromArgs } from "../../src/cli/connection.js";
 import { clientOptions } from "../../src/config/client-options.js";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { makeTestCertificates } from "../helpers/certs.js";
 
 /** Asserts that `fn` throws a UsageError whose message starts with `flag`. */
 function throwsFor(fn: () => unknown, flag: string): void {
@@ -210,7 +213,7 @@ describe("connection: flags and environment -> client options", () => {
   const signedTls = {
     namesrv: "ns:9876",
     requestTimeoutMs: 2500,
-    tls: true,
+    tls: { rejectUnauthorized: true },
     credentials: { accessKey: "AK", secretKey: SECRET, securityToken: TOKEN },
   };
   const flags = ["--namesrv", "ns:9876", "--tls", "--request-timeout", "2500ms"];
@@ -221,6 +224,38 @@ describe("connection: flags and environment -> client options", () => {
     const t = parseTopicArgs(["describe", ...flags, "--topic", "T"], env);
     assert.ok(p !== "help" && c !== "help" && t !== "help");
     for (const o of [p, c, t]) assert.deepEqual(clientOptions(o.connection), signedTls);
+  });
+
+  it("--tls-ca, --tls-server-name and --tls-insecure become verified TLS options; bad files name their flag", () => {
+    const certs = makeTestCertificates();
+    try {
+      const withCa = connectionFromArgs(
+        { namesrv: "ns:9876", "tls-ca": certs.caFile, "tls-server-name": "b1" },
+        {},
+      );
+      assert.deepEqual(clientOptions(withCa).tls, {
+        rejectUnauthorized: true,
+        ca: certs.ca,
+        servername: "b1",
+      });
+      const insecure = connectionFromArgs({ namesrv: "ns:9876", tls: true, "tls-insecure": true }, {});
+      assert.deepEqual(clientOptions(insecure).tls, { rejectUnauthorized: false });
+      throwsFor(
+        () => connectionFromArgs({ namesrv: "ns:9876", "tls-ca": join(certs.dir, "missing.pem") }, {}),
+        "--tls-ca: cannot read",
+      );
+      throwsFor(() => connectionFromArgs({ namesrv: "ns:9876", "tls-ca": certs.keyFile }, {}), "--tls-ca: ");
+      throwsFor(
+        () => connectionFromArgs({ namesrv: "ns:9876", "tls-cert": certs.certFile }, {}),
+        "--tls-cert and --tls-key go together",
+      );
+      throwsFor(
+        () => connectionFromArgs({ namesrv: "ns:9876", "tls-insecure": true }, {}),
+        "--tls-insecure needs --tls",
+      );
+    } finally {
+      rmSync(certs.dir, { recursive: true, force: true });
+    }
   });
 
   it("without flags or variables: plain TCP, 5 s requests, no signing; empty variables are unset", () => {

@@ -26,7 +26,8 @@ test("every setting of a cluster reaches the client options", () => {
     {
       namesrv: ["10.0.0.1:9876", "10.0.0.2:9876"],
       requestTimeoutMs: 4500,
-      tls: true,
+      // `tls: true` verifies the servers' certificates against the system's CAs.
+      tls: { rejectUnauthorized: true },
       addressMap: { "10.0.0.5:10911": "127.0.0.1:30911" },
       credentials: { accessKey: "AK", secretKey: SECRET, securityToken: TOKEN },
     },
@@ -70,7 +71,7 @@ routes:
   assert.deepEqual(clientOptions(east), {
     namesrv: ["127.0.0.1:9876", "127.0.0.1:9877"],
     requestTimeoutMs: 7000,
-    tls: true,
+    tls: { rejectUnauthorized: true },
     addressMap: { "10.0.0.5:10911": "127.0.0.1:30911", "10.0.0.1:9876": "127.0.0.1:39876" },
     credentials: { accessKey: "AK", secretKey: SECRET, securityToken: TOKEN },
   });

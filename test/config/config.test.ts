@@ -190,7 +190,7 @@ routes:
     { NAME: "n", NS: "h:1", TLS: "true", AK: "ak", SK: "a: b # c\n- d" },
   );
   assert.equal(c.clusters.east?.requestTimeoutMs, 4000);
-  assert.equal(c.clusters.east?.tls, true);
+  assert.deepEqual(c.clusters.east?.tls, { verify: true, files: {} });
   assert.equal(c.clusters.east?.secretKey, "a: b # c\n- d");
   // A number-looking secret is re-typed as YAML would, and the schema then says it must be a string.
   assert.deepEqual(
@@ -201,7 +201,7 @@ routes:
       ),
       { AK: "123" },
     ),
-    ["6:16  clusters.west.accessKey  must be a string, not a number (quote the value to keep it a string)"],
+    ["6:16  clusters.west.accessKey  must be a string or a mapping, not a number (quote the value to keep it a string)"],
   );
 });
 

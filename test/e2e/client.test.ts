@@ -408,7 +408,26 @@ describe("client against a real broker", () => {
   });
 
   it("speaks TLS to a stock NameServer and broker (permissive TLS mode, the default)", async () => {
-    const secure = new RocketMQClient({ namesrv, tls: true, requestTimeoutMs: 5000 });
+    // A stock server's TLS is RocketMQ's test mode: a self-signed certificate made at start.
+    // Verification (the default) refuses it with a clear error; `rejectUnauthorized: false` takes it.
+    const verifying = new RocketMQClient({ namesrv, tls: true, requestTimeoutMs: 5000 });
+    try {
+      await assert.rejects(verifying.admin.getClusterInfo(), (err: unknown) => {
+        assert.ok(err instanceof Error);
+        assert.match(
+          err.message,
+          /over TLS: .*self.signed.*not signed by a trusted CA; give the CA that signed it, tls\.ca/,
+        );
+        return true;
+      });
+    } finally {
+      verifying.close();
+    }
+    const secure = new RocketMQClient({
+      namesrv,
+      tls: { rejectUnauthorized: false },
+      requestTimeoutMs: 5000,
+    });
     try {
       const [queue] = await topicWithQueues("tls", 1);
       assert.ok(queue);
