@@ -201,7 +201,9 @@ routes:
       ),
       { AK: "123" },
     ),
-    ["6:16  clusters.west.accessKey  must be a string or a mapping, not a number (quote the value to keep it a string)"],
+    [
+      "6:16  clusters.west.accessKey  must be a string or a mapping, not a number (quote the value to keep it a string)",
+    ],
   );
 });
 
