@@ -7,7 +7,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { createSecureContext } from "node:tls";
+import { tlsOptionsProblem } from "../transport/connection.js";
 import type { RawConfig } from "./schema.js";
 import type { TlsConfig } from "./types.js";
 
@@ -106,12 +106,9 @@ export function readTlsFiles(tls: WrittenTls, baseDir: string, report: Report): 
     if (problem !== undefined) report(at("ca"), `${tls.ca}: ${problem}`);
   }
   if (cert !== undefined && key !== undefined) {
-    try {
-      createSecureContext({ cert: cert.text, key: key.text });
-    } catch (err) {
-      // OpenSSL's reason ("key values mismatch", "no start line") names no byte of the key.
-      report(at("cert"), `${tls.cert} with ${tls.key}: ${err instanceof Error ? err.message : String(err)}`);
-    }
+    // OpenSSL's reason ("key values mismatch", "no start line") names no byte of the key.
+    const problem = tlsOptionsProblem({ cert: cert.text, key: key.text });
+    if (problem !== undefined) report(at("cert"), `${tls.cert} with ${tls.key}: ${problem}`);
   }
   const config: TlsConfig = {
     verify: tls.verify,

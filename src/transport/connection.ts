@@ -534,6 +534,19 @@ function tlsConnectOptions(
   return options;
 }
 
+/**
+ * What OpenSSL says is wrong with TLS options before any connection is tried (a key that does not
+ * match its certificate, a PEM it cannot read), or undefined. Never echoes a key.
+ */
+export function tlsOptionsProblem(options: TlsOptions): string | undefined {
+  try {
+    tls.createSecureContext(options);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
 /** OpenSSL's verification failures, and what the operator can do about each. */
 const TLS_VERIFY_CODES: ReadonlySet<string> = new Set([
   "DEPTH_ZERO_SELF_SIGNED_CERT",
