@@ -11,6 +11,7 @@
  * broker facts in docs/exactly-once-broker-facts.md §1.3: some answers say for certain that
  * nothing was stored, and a queue needs no recovery for those.
  */
+import { isAccessDenied } from "../client/access-denied.js";
 import type { MessageQueue } from "../client/types.js";
 import { BrokerError, ProtocolError, RmqError } from "../protocol/errors.js";
 import { ResponseCode } from "../protocol/codes.js";
@@ -53,6 +54,8 @@ export function classifySendFailure(err: unknown): SendFailure {
     if (err.responseCode === ResponseCode.MESSAGE_ILLEGAL) return "poison";
     if (NOT_STORED_RESPONSES.has(err.responseCode)) return "not-stored";
     if (err.responseCode === ResponseCode.SYSTEM_ERROR) {
+      // 4.x ACL refuses in the RPC hook, before the send is processed: nothing stored.
+      if (isAccessDenied(err)) return "not-stored";
       const remark = err.remark ?? "";
       return NOT_STORED_SYSTEM_ERRORS.some((r) => remark.includes(r)) ? "not-stored" : "unknown";
     }

@@ -11,6 +11,7 @@
 import type { Logger } from "../client/logger.js";
 import { NameServerClient } from "../client/name-server.js";
 import { RocketMQClient } from "../client/rocketmq-client.js";
+import { accessDeniedReason } from "../client/access-denied.js";
 import { clientOptions } from "../config/client-options.js";
 import { compareQueues, queueKey, type MessageQueue } from "../client/types.js";
 import { crc32 } from "../protocol/crc32.js";
@@ -296,12 +297,24 @@ export class ReplicationEngine {
   async #ensureGroup(cluster: string): Promise<void> {
     if (this.#groupsEnsured.has(cluster)) return;
     const admin = this.client(cluster).admin;
-    // UPDATE_CONSUMER_OFFSET on 5.3+ needs the group to exist; create it on every master.
-    await admin.createSubscriptionGroup({ group: this.group });
-    // mqadmin consumerProgress and the Dashboard find a group's brokers through the route of
-    // its retry topic, which a Java consumer's heartbeat would create; we pull without
-    // heartbeats, so create it, or the connector's lag would not show there.
-    await admin.createTopic({ topic: `%RETRY%${this.group}`, queueNums: 1 });
+    try {
+      // UPDATE_CONSUMER_OFFSET on 5.3+ needs the group to exist; create it on every master.
+      await admin.createSubscriptionGroup({ group: this.group });
+      // mqadmin consumerProgress and the Dashboard find a group's brokers through the route of
+      // its retry topic, which a Java consumer's heartbeat would create; we pull without
+      // heartbeats, so create it, or the connector's lag would not show there.
+      await admin.createTopic({ topic: `%RETRY%${this.group}`, queueNums: 1 });
+    } catch (err) {
+      // A least-privileged access key may not create groups or topics, and need not: an operator
+      // who secures a cluster creates the group with it. Go on; a missing group then shows as
+      // the offset commit's own error.
+      const denied = accessDeniedReason(err);
+      if (denied === undefined) throw err;
+      this.#logger.warn(
+        { cluster, group: this.group, err: denied },
+        "cannot create the connector's consumer group and its retry topic (denied); going on as if they exist (create them with mqadmin updateSubGroup / updateTopic if they do not)",
+      );
+    }
     this.#groupsEnsured.add(cluster);
   }
 

@@ -26,11 +26,13 @@
  * send. They are separate because one direction's success says nothing of the other: pulls go on
  * succeeding while the target is down. `lastError` keeps the latest of any kind, for people.
  */
+import { accessDeniedReason } from "../client/access-denied.js";
 import type { Admin } from "../client/admin.js";
 import type { Logger } from "../client/logger.js";
 import type { Producer } from "../client/producer.js";
 import type { PullConsumer } from "../client/pull-consumer.js";
 import { queueKey, type Message, type MessageQueue, type SendResult } from "../client/types.js";
+import { REQUEST_CODE_NAMES } from "../protocol/codes.js";
 import { RmqError } from "../protocol/errors.js";
 import { crc32 } from "../protocol/crc32.js";
 import { EncodedProperties, encodeProperties, rewriteProperties } from "../protocol/properties.js";
@@ -841,6 +843,12 @@ export class QueueReplicator {
    * direction's failure under way, until #recovered clears it.
    */
   #recordError(kind: string, err: unknown, direction?: QueueDirection): void {
+    const denied = accessDeniedReason(err);
+    if (denied !== undefined) {
+      // Its own kind: a permission or a secret to fix, not a broker to wait for.
+      err = this.#deniedError(kind, err, denied);
+      kind = "denied";
+    }
     const message = err instanceof Error ? err.message : String(err);
     const atMs = Date.now();
     this.progress.lastError = { kind, message, atMs };
@@ -860,6 +868,32 @@ export class QueueReplicator {
         err: message,
       },
       `${kind} failed`,
+    );
+  }
+
+  /**
+   * A refusal on access-control grounds, said once in full: which cluster refused what, on which
+   * resource, and why, and that the queue keeps its place. `kind` is what was being done.
+   */
+  #deniedError(kind: string, err: unknown, reason: string): RmqError {
+    const { sourceCluster, targetCluster, sourceQueue, targetQueue, deadLetterTopic } = this.endpoints;
+    const [cluster, what] =
+      kind === "pull"
+        ? [
+            sourceCluster,
+            `reading topic ${sourceQueue.topic} (${sourceQueue.brokerName}#${sourceQueue.queueId})`,
+          ]
+        : kind === "dead_letter"
+          ? [targetCluster, `sending to dead-letter topic ${deadLetterTopic ?? "?"}`]
+          : kind === "settle"
+            ? [targetCluster, `reading target topic ${targetQueue.topic} to settle an unknown send`]
+            : [targetCluster, `sending to topic ${targetQueue.topic}`];
+    const code = err instanceof RmqError ? err.context.requestCode : undefined;
+    const request = code === undefined ? "" : ` (${REQUEST_CODE_NAMES.get(code) ?? `code ${code}`})`;
+    return new RmqError(
+      "RMQ_ACCESS_DENIED",
+      `cluster ${cluster} denied ${what}${request}: ${reason}. Grant the connector's access key that permission (or fix its secret); the queue keeps its position and retries`,
+      { cause: err, retriable: true, ...(err instanceof RmqError ? { context: err.context } : {}) },
     );
   }
 

@@ -2,6 +2,7 @@
 // recovery rests on (docs/exactly-once-broker-facts.md §1.3 for the broker answers).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { accessDeniedReason } from "../../src/client/access-denied.js";
 import { classifySendFailure, atLeastOnce } from "../../src/connector/delivery.js";
 import { BrokerError, ProtocolError, RmqError } from "../../src/protocol/errors.js";
 import { AbortedError, ConnectionError, RequestTimeoutError } from "../../src/transport/errors.js";
@@ -81,5 +82,43 @@ describe("atLeastOnce", () => {
       new AbortController().signal,
     );
     assert.deepEqual(settled, { landed: 0, nextTargetOffset: undefined });
+  });
+});
+
+describe("access-control refusals", () => {
+  // Remarks as RocketMQ 4.9.7 (ACL 1.0, SYSTEM_ERROR from the RPC hook) and 5.5.0 (ACL 2.0,
+  // NO_PERMISSION) answered them in live runs (docs/security-broker-facts.md).
+  const v4 = (reason: string): BrokerError =>
+    broker(
+      1,
+      "SYSTEM_ERROR",
+      `org.apache.rocketmq.acl.common.AclException: ${reason}, org.apache.rocketmq.acl.plain.PlainPermissionManager.checkPerm(PlainPermissionManager.java:580)`,
+    );
+
+  it("are recognised on both ACL generations, with the broker's reason cleaned of Java noise", () => {
+    assert.equal(
+      accessDeniedReason(v4("No default permission for topic:topicA")),
+      "No default permission for topic:topicA",
+    );
+    assert.equal(
+      accessDeniedReason(v4("Check signature failed for accessKey=normalUser")),
+      "Check signature failed for accessKey=normalUser",
+    );
+    const v5 = "User:alice has no permission to access Topic:topicC from 127.0.0.1, no matched policies.";
+    assert.equal(accessDeniedReason(broker(16, "NO_PERMISSION", v5)), v5);
+    assert.equal(
+      accessDeniedReason(broker(16, "NO_PERMISSION", "check signature failed.")),
+      "check signature failed.",
+    );
+    assert.equal(accessDeniedReason(broker(16, "NO_PERMISSION")), "no permission");
+    // Anything else is not a refusal of access control.
+    assert.equal(accessDeniedReason(broker(1, "SYSTEM_ERROR", "create mapped file failed")), undefined);
+    assert.equal(accessDeniedReason(broker(17, "TOPIC_NOT_EXIST", "topic not exist")), undefined);
+    assert.equal(accessDeniedReason(new ConnectionError("closed")), undefined);
+  });
+
+  it("store nothing: a refused send is sent again as it is, never settled as unknown", () => {
+    assert.equal(classifySendFailure(v4("No default permission for topic:topicB")), "not-stored");
+    assert.equal(classifySendFailure(broker(16, "NO_PERMISSION", "User:bob is not found.")), "not-stored");
   });
 });
