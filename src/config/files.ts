@@ -54,7 +54,11 @@ export function readClusterFiles(
   return out;
 }
 
-function readSecret(
+/**
+ * A secret as written: the value, or `{ file }` read (one line, its trailing line break dropped).
+ * Undefined when absent, or when the file is at fault (reported at `path`.file).
+ */
+export function readSecret(
   secret: RawSecret,
   baseDir: string,
   path: ConfigPath,

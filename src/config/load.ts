@@ -25,7 +25,7 @@ import {
 } from "yaml";
 import type * as z from "zod";
 import { ConfigError, type ConfigIssue } from "./errors.js";
-import { readClusterFiles } from "./files.js";
+import { readClusterFiles, readSecret } from "./files.js";
 import { interpolate } from "./interpolate.js";
 import { configSchema } from "./schema.js";
 import type { ConnectorConfig } from "./types.js";
@@ -178,7 +178,11 @@ export function parseConfig(
   }
   crossCheck(data, report);
   if (issues.length > 0 || !parsed.success) throw new ConfigError(sortIssues(dedupe(issues)));
-  const files = readClusterFiles(parsed.data, dirname(resolve(fileName)), report);
+  const baseDir = dirname(resolve(fileName));
+  const files = {
+    clusters: readClusterFiles(parsed.data, baseDir, report),
+    metricsToken: readSecret(parsed.data.metrics.token, baseDir, ["metrics", "token"], report),
+  };
   if (issues.length > 0) throw new ConfigError(sortIssues(dedupe(issues)));
   return buildConfig(parsed.data, fileName, files);
 }

@@ -334,6 +334,15 @@ const metricsSchema = z
         "host:port of the HTTP endpoint serving /metrics (Prometheus), status and health. Port 0 picks a free port.",
       )
       .meta({ examples: ["0.0.0.0:9464"] }),
+    token: secret(
+      "Bearer token that /api/status and the status page require (Authorization: Bearer <token>; a browser may give it as the password of HTTP Basic auth, any user name). Usually from the environment or a file. /healthz and /readyz stay open, for probes. Default: no token, which is safe only while `listen` is loopback.",
+    ).meta({ examples: ["${CONNECTOR_STATUS_TOKEN}", { file: "/var/run/secrets/connector/status-token" }] }),
+    protectMetrics: z
+      .boolean()
+      .default(false)
+      .describe(
+        "With `token`: /metrics requires it too (Prometheus: `authorization: { credentials_file: ... }` in the scrape config). Default false: /metrics stays open, as Prometheus scrapes usually are.",
+      ),
     lagRefreshIntervalMs: int(100, 600_000)
       .default(5000)
       .describe(

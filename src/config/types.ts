@@ -113,6 +113,9 @@ export interface ConnectorConfig {
     readonly listen: string;
     readonly host: string;
     readonly port: number;
+    /** Bearer token of /api/status and the page (and /metrics with protectMetrics); not enumerable. */
+    readonly token?: string;
+    readonly protectMetrics: boolean;
     readonly lagRefreshIntervalMs: number;
   };
   /** Global heartbeat probe settings (each route's effective ones are in `routes[].probes`). */

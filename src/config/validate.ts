@@ -20,6 +20,12 @@ import {
   topicNameProblem,
 } from "./names.js";
 import type { ClusterFiles } from "./files.js";
+
+/** What the config's files held: each cluster's credentials and TLS, and the HTTP token. */
+export interface ConfigFiles {
+  readonly clusters: Readonly<Record<string, ClusterFiles>>;
+  readonly metricsToken?: string | undefined;
+}
 import type { RawConfig } from "./schema.js";
 import type { ClusterConfig, ConnectorConfig, RouteConfig, StartPosition, TopicSelector } from "./types.js";
 
@@ -41,6 +47,12 @@ export function crossCheck(data: unknown, report: Report): void {
   if (!isObject(data)) return;
   const clusters = isObject(data.clusters) ? data.clusters : undefined;
   const clusterNames = clusters === undefined ? undefined : Object.keys(clusters);
+  if (isObject(data.metrics) && data.metrics.protectMetrics === true && data.metrics.token === undefined)
+    report(
+      ["metrics", "protectMetrics"],
+      "protectMetrics needs metrics.token: there is no token to require",
+      "key",
+    );
 
   for (const [key, cluster] of Object.entries(clusters ?? {})) {
     if (!CLUSTER_NAME_PATTERN.test(key)) {
@@ -172,6 +184,23 @@ export function deriveRouteName(
   return `${fromCluster}:${fromTopic}->${toCluster}:${toTemplate}`;
 }
 
+/** The resolved `metrics` section; the token is not enumerable, like every secret. */
+function metricsConfig(
+  raw: RawConfig["metrics"],
+  listen: { host: string; port: number },
+  token: string | undefined,
+): ConnectorConfig["metrics"] {
+  const metrics: ConnectorConfig["metrics"] = {
+    listen: raw.listen,
+    host: listen.host,
+    port: listen.port,
+    protectMetrics: raw.protectMetrics,
+    lagRefreshIntervalMs: raw.lagRefreshIntervalMs,
+  };
+  if (token !== undefined) Object.defineProperty(metrics, "token", { value: token, enumerable: false });
+  return metrics;
+}
+
 /** Deep-freezes plain objects and arrays (a RegExp or a function is left as it is). */
 function deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null && !(value instanceof RegExp)) {
@@ -187,15 +216,11 @@ function unreachable(what: string): never {
 }
 
 /** Resolves a schema-valid, cross-checked config into the frozen ConnectorConfig. */
-export function buildConfig(
-  raw: RawConfig,
-  source: string,
-  files: Readonly<Record<string, ClusterFiles>>,
-): ConnectorConfig {
+export function buildConfig(raw: RawConfig, source: string, files: ConfigFiles): ConnectorConfig {
   const clusters: Record<string, ClusterConfig> = {};
   for (const [name, c] of Object.entries(raw.clusters)) {
     // Credentials and TLS as read (a `{ file }` replaced by its content, PEM files loaded).
-    const read = files[name] ?? unreachable(`the files of cluster ${name}`);
+    const read = files.clusters[name] ?? unreachable(`the files of cluster ${name}`);
     const cluster: ClusterConfig = {
       name,
       namesrv: splitNamesrv(c.namesrv).flatMap((entry) => splitNamesrv(entry)),
@@ -268,7 +293,7 @@ export function buildConfig(
     commit: { ...raw.commit },
     retry: { ...raw.retry },
     log: { ...raw.log },
-    metrics: { ...raw.metrics, host: listen.host, port: listen.port },
+    metrics: metricsConfig(raw.metrics, listen, files.metricsToken),
     probes: { ...raw.probes },
     topicRefreshIntervalMs: Math.min(...routes.map((r) => r.topicRefreshIntervalMs)),
     lagRefreshIntervalMs: raw.metrics.lagRefreshIntervalMs,

@@ -10,6 +10,7 @@
  *   GET /api/status  engine.status() as JSON, bigints as decimal strings (docs/metrics.md)
  *   GET /            the status page (status-page.ts)
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Logger } from "../client/logger.js";
 import type { EngineStatus } from "../connector/engine.js";
@@ -25,6 +26,13 @@ export interface HttpServerOptions {
   engine: StatusSource;
   metrics: ConnectorMetrics;
   logger: Logger;
+  /**
+   * Bearer token that /api/status and the page require (config `metrics.token`); /healthz and
+   * /readyz stay open for probes. Absent: no token asked.
+   */
+  token?: string | undefined;
+  /** /metrics requires the token too. Default false. */
+  protectMetrics?: boolean;
 }
 
 /** A running HTTP endpoint. */
@@ -95,7 +103,7 @@ function parseListen(listen: string): { host: string; port: number } {
  * rather than running unobserved.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
-  const { engine, metrics, logger } = options;
+  const { engine, metrics, logger, token } = options;
   const { host, port } = parseListen(options.listen);
   const page = statusPageHtml();
 
@@ -104,6 +112,26 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (req.method !== "GET" && req.method !== "HEAD") {
       send(res, 405, "text/plain; charset=utf-8", "method not allowed\n", { allow: "GET, HEAD" });
       return;
+    }
+    if (
+      token !== undefined &&
+      !OPEN_PATHS.has(path) &&
+      (path !== "/metrics" || options.protectMetrics === true)
+    ) {
+      if (!authorized(req, token)) {
+        // Both schemes: scrapers and scripts send Bearer; a browser asks for Basic (the token as
+        // its password) and then sends it with the page's own fetches of /api/status.
+        send(
+          res,
+          401,
+          "text/plain; charset=utf-8",
+          "unauthorized: this endpoint takes the connector's token\n",
+          {
+            "www-authenticate": 'Bearer realm="rmq-connector", Basic realm="rmq-connector", charset="UTF-8"',
+          },
+        );
+        return;
+      }
     }
     switch (path) {
       case "/metrics":
@@ -187,6 +215,28 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return closing;
     },
   };
+}
+
+/** Paths that never ask for the token: a liveness or readiness probe must not need a secret. */
+const OPEN_PATHS: ReadonlySet<string | undefined> = new Set(["/healthz", "/readyz"]);
+
+/**
+ * Whether the request carries `token`, as `Authorization: Bearer <token>` or as the password of
+ * `Authorization: Basic`. Compared in constant time, on digests so that lengths do not leak.
+ */
+function authorized(req: IncomingMessage, token: string): boolean {
+  const header = req.headers.authorization ?? "";
+  const [scheme = "", credentials = ""] = header.split(/\s+/, 2);
+  let given: string | undefined;
+  if (/^bearer$/i.test(scheme)) given = credentials;
+  else if (/^basic$/i.test(scheme)) {
+    const decoded = Buffer.from(credentials, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    given = colon < 0 ? undefined : decoded.slice(colon + 1);
+  }
+  if (given === undefined) return false;
+  const digest = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest();
+  return timingSafeEqual(digest(given), digest(token));
 }
 
 function send(

@@ -59,6 +59,7 @@ test("a minimal config gets every default, typed", () => {
     listen: "127.0.0.1:9464",
     host: "127.0.0.1",
     port: 9464,
+    protectMetrics: false,
     lagRefreshIntervalMs: 5000,
   });
   assert.equal(c.topicRefreshIntervalMs, 30000);

@@ -280,6 +280,71 @@ describe("readiness", () => {
   });
 });
 
+describe("HTTP endpoint with a token", () => {
+  const TOKEN = "status-token-c0ffee-42";
+  const engine = { status: () => fullStatus() };
+  const metrics = new ConnectorMetrics({ processMetrics: false });
+  metrics.bind(engine);
+  const servers: HttpServerHandle[] = [];
+  after(() => Promise.all(servers.map((s) => s.close())));
+  const get = async (
+    url: string,
+    authorization?: string,
+  ): Promise<{ status: number; body: string; auth: string }> => {
+    const res = await fetch(url, {
+      signal: AbortSignal.timeout(10_000),
+      ...(authorization === undefined ? {} : { headers: { authorization } }),
+    });
+    return { status: res.status, body: await res.text(), auth: res.headers.get("www-authenticate") ?? "" };
+  };
+  const basic = (password: string): string => `Basic ${Buffer.from(`anyone:${password}`).toString("base64")}`;
+
+  it("asks /api/status and the page for it (Bearer, or Basic's password for browsers); probes and /metrics stay open", async () => {
+    const server = await startHttpServer({
+      listen: "127.0.0.1:0",
+      engine,
+      metrics,
+      logger: recordingLogger(),
+      token: TOKEN,
+    });
+    servers.push(server);
+    for (const path of ["/api/status", "/", "/index.html", "/nowhere"]) {
+      for (const auth of [undefined, "Bearer wrong", `Bearer ${TOKEN}x`, basic("wrong"), `Token ${TOKEN}`]) {
+        const r = await get(`${server.url}${path}`, auth);
+        assert.equal(r.status, 401, `${path} with ${auth ?? "nothing"}`);
+        assert.match(r.auth, /^Bearer realm="rmq-connector", Basic realm="rmq-connector"/);
+        assert.ok(!r.body.includes(TOKEN));
+      }
+    }
+    for (const auth of [`Bearer ${TOKEN}`, `bearer ${TOKEN}`, basic(TOKEN)]) {
+      const r = await get(`${server.url}/api/status`, auth);
+      assert.equal(r.status, 200, auth);
+      assert.equal((JSON.parse(r.body) as { ready: boolean }).ready, true);
+      assert.equal((await get(`${server.url}/`, auth)).status, 200);
+    }
+    assert.equal((await get(`${server.url}/healthz`)).status, 200);
+    assert.equal((await get(`${server.url}/readyz`)).status, 200);
+    assert.equal((await get(`${server.url}/metrics`)).status, 200);
+  });
+
+  it("with protectMetrics, /metrics asks for the token too", async () => {
+    const server = await startHttpServer({
+      listen: "127.0.0.1:0",
+      engine,
+      metrics,
+      logger: recordingLogger(),
+      token: TOKEN,
+      protectMetrics: true,
+    });
+    servers.push(server);
+    assert.equal((await get(`${server.url}/metrics`)).status, 401);
+    const scraped = await get(`${server.url}/metrics`, `Bearer ${TOKEN}`);
+    assert.equal(scraped.status, 200);
+    assert.match(scraped.body, /rmq_connector_/);
+    assert.equal((await get(`${server.url}/readyz`)).status, 200);
+  });
+});
+
 describe("HTTP endpoint", () => {
   let status = fullStatus();
   const engine = { status: () => status };

@@ -60,6 +60,8 @@ export const runCommand: Command = {
     // and /readyz answers "resolving" while routes resolve.
     const http = await startHttpServer({
       listen: config.metrics.listen,
+      token: config.metrics.token,
+      protectMetrics: config.metrics.protectMetrics,
       engine,
       metrics,
       logger,

@@ -26,8 +26,14 @@ Options:
   --timeout D     give up when no answer came within D (default 5s)
   -h, --help      show this help
 
+When the connector has a token (metrics.token), give it in the environment: RMQ_STATUS_TOKEN
+(a flag would show in ps).
+
 Exit codes: 0 the connector answered, 1 it could not be reached, 2 bad arguments.
 `;
+
+/** The environment variable holding the connector's HTTP token (config metrics.token). */
+export const STATUS_TOKEN_ENV = "RMQ_STATUS_TOKEN";
 
 /** A route as /api/status reports it (engine RouteStatus; absent values are null). */
 export interface ApiRoute {
@@ -338,6 +344,7 @@ function fetchFailure(err: unknown): string {
 export async function fetchStatus(
   url: string,
   timeoutMs: number,
+  token: string | undefined = process.env[STATUS_TOKEN_ENV] || undefined,
 ): Promise<{ status: ApiStatus; body: unknown; url: string }> {
   let endpoint: string;
   try {
@@ -350,10 +357,21 @@ export async function fetchStatus(
   try {
     res = await fetch(endpoint, {
       signal: AbortSignal.timeout(timeoutMs),
-      headers: { accept: "application/json" },
+      headers: {
+        accept: "application/json",
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      },
     });
   } catch (err) {
     throw new Error(`cannot reach the connector at ${endpoint} (${fetchFailure(err)}); ${hint}`);
+  }
+  if (res.status === 401) {
+    await res.body?.cancel();
+    throw new Error(
+      token === undefined
+        ? `${endpoint} asks for the connector's token: set ${STATUS_TOKEN_ENV}`
+        : `${endpoint} refused the token in ${STATUS_TOKEN_ENV}`,
+    );
   }
   if (!res.ok) {
     await res.body?.cancel();
