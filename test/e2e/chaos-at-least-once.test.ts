@@ -7,6 +7,10 @@
  * queues share target queues and the check must tell them apart by provenance. That verify finds
  * each kind of fault is test/e2e/verify.test.ts's to prove.
  * Replay a failure with RMQ_CHAOS_SEED=<the printed seed>.
+ *
+ * @rmq-test default-version-only: only the connector process is killed here, and how a 4.x broker
+ * takes a connector killed mid-send is covered by the exactly-once kill test, which runs on both
+ * versions; at-least-once adds nothing version-specific to it.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";

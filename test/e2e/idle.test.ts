@@ -15,6 +15,7 @@
  * An at-least-once and an exactly-once connector go through the same quiet side by side: the
  * exactly-once one must also keep its checkpoint records fresh (rewritten every refreshIdleMs) and
  * its watermarks raised without a warning, and replicate the first message after it exactly once.
+ * `rmq-connector consume --count 1` waits through the same quiet and prints that first message.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -33,6 +34,7 @@ import {
   useReplicationClusters,
   waitForStatus,
 } from "../helpers/replication.js";
+import { startCli } from "../helpers/cli.js";
 import { uniqueName } from "../helpers/sandbox.js";
 
 /** How long the queues stay idle: three long-poll cycles of 15 s + up to 5 s, at least. */
@@ -120,6 +122,19 @@ describe("an idle connector", () => {
           close: () => server.close(),
         });
       }
+      // `consume --count 1` waits through the same quiet (it used to idle 35 s on its own in
+      // test/cli): it must neither give up nor retry, and print the first message after it.
+      const consumeTopic = uniqueName("idle-consume");
+      await a.admin.createTopic({ topic: consumeTopic, queueNums: 2 });
+      const consumer = startCli([
+        "consume",
+        "--namesrv",
+        clusters.a as string,
+        "--topic",
+        consumeTopic,
+        "--count",
+        "1",
+      ]);
       await Promise.all(connectors.map((c) => c.engine.start()));
       for (const c of connectors) {
         await waitForStatus(
@@ -242,6 +257,27 @@ describe("an idle connector", () => {
           );
         }
       }
+
+      const early = consumer.stderr();
+      assert.equal(early, "", `consume gave up or retried while the topic was idle: ${early}`);
+      await a.producer().send({ topic: consumeTopic, body: Buffer.from("after the quiet") });
+      const consumed = await consumer.exited;
+      assert.equal(consumed.code, 0, consumed.stderr);
+      assert.deepEqual(
+        consumed.stdout
+          .split("\n")
+          .filter((l) => l !== "")
+          .map((l) => (JSON.parse(l) as { body: string }).body),
+        ["after the quiet"],
+      );
+      assert.ok(
+        consumed.ms >= IDLE_MS,
+        `consume exited after ${consumed.ms} ms, before the message was sent`,
+      );
+      assert.match(
+        consumed.stderr,
+        /^rmq-connector consume: 1 messages from 2 queues .* stopped: count reached\n$/,
+      );
 
       // A message into one queue of each: the long poll held for it answers at once.
       for (const c of connectors) {
