@@ -32,7 +32,6 @@ import type { Logger } from "../client/logger.js";
 import type { Producer } from "../client/producer.js";
 import type { PullConsumer } from "../client/pull-consumer.js";
 import { queueKey, type Message, type MessageQueue, type SendResult } from "../client/types.js";
-import { REQUEST_CODE_NAMES } from "../protocol/codes.js";
 import { RmqError } from "../protocol/errors.js";
 import { crc32 } from "../protocol/crc32.js";
 import { EncodedProperties, encodeProperties, rewriteProperties } from "../protocol/properties.js";
@@ -888,11 +887,9 @@ export class QueueReplicator {
           : kind === "settle"
             ? [targetCluster, `reading target topic ${targetQueue.topic} to settle an unknown send`]
             : [targetCluster, `sending to topic ${targetQueue.topic}`];
-    const code = err instanceof RmqError ? err.context.requestCode : undefined;
-    const request = code === undefined ? "" : ` (${REQUEST_CODE_NAMES.get(code) ?? `code ${code}`})`;
     return new RmqError(
       "RMQ_ACCESS_DENIED",
-      `cluster ${cluster} denied ${what}${request}: ${reason}. Grant the connector's access key that permission (or fix its secret); the queue keeps its position and retries`,
+      `cluster ${cluster} denied ${what}: ${reason.replace(/\.+$/, "")}. Grant the connector's access key that permission (or fix its secret); the queue keeps its position and retries`,
       { cause: err, retriable: true, ...(err instanceof RmqError ? { context: err.context } : {}) },
     );
   }

@@ -208,7 +208,11 @@ export class Connection extends EventEmitter {
           context,
         });
       }
-      const message = err instanceof Error ? err.message : String(err);
+      // OpenSSL's own errors carry a short `reason` ("wrong version number") beside a message
+      // full of internal file names and line breaks.
+      const reason =
+        err instanceof Error && "reason" in err && typeof err.reason === "string" ? err.reason : undefined;
+      const message = reason ?? (err instanceof Error ? err.message : String(err)).trim();
       const hint = useTls ? tlsFailureHint(err) : "";
       throw new ConnectionError(`cannot connect to ${label}${useTls ? " over TLS" : ""}: ${message}${hint}`, {
         cause: err,
@@ -569,6 +573,7 @@ function tlsFailureHint(err: unknown): string {
   if (
     code === "ECONNRESET" ||
     code === "EPROTO" ||
+    code === "ERR_SSL_WRONG_VERSION_NUMBER" ||
     /wrong version number|before secure TLS/i.test(String(err))
   )
     return " (the server may not speak TLS on this port)";
