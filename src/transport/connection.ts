@@ -12,6 +12,13 @@
  * to 127.0.0.1:10911 timed out after 30000 ms"): a bare "request 11" reads like a request id,
  * and the opaque is what matches a broker-side log line or a packet capture.
  *
+ * Hostile or broken peers: bytes that cannot be a frame (a length outside the frame limit, a
+ * header that does not decode) close the connection at once with a ConnectionError whose cause
+ * is the ProtocolError, failing every pending request then rather than at its timeout. A
+ * response to an unknown opaque is dropped (a late response after a timeout is normal). A request
+ * that times out while the stream has sat in the middle of a frame for half that timeout closes
+ * the connection too: responses arrive in order, so every later one is stuck behind that frame.
+ *
  * A connection may be dialled at another address than the one it stands for (`via`: address
  * translation behind NAT or through a proxy, see ConnectionPool's addressMap). Its errors then
  * name both, "to 10.0.0.5:10911 (via 127.0.0.1:30911)": the first is what route data and broker
@@ -33,7 +40,7 @@ import {
   type RemotingCommand,
 } from "../protocol/remoting-command.js";
 import { describeRequest, ResponseCode } from "../protocol/codes.js";
-import { RmqError, type ErrorContext } from "../protocol/errors.js";
+import { ProtocolError, RmqError, type ErrorContext } from "../protocol/errors.js";
 import { AbortedError, ConnectionError, RequestTimeoutError } from "./errors.js";
 
 /** TLS settings for a connection (node:tls options); re-exported so upper layers need not import node:tls. */
@@ -129,8 +136,11 @@ export class Connection extends EventEmitter {
   /** Why the connection closed, without the address, for the errors of the requests it failed. */
   #closeDetail = "";
   #corked = false;
-  /** Whether the peer ever sent a byte (a silent close then hints at a TLS-only server). */
-  #received = false;
+  /**
+   * performance.now() of the last bytes received: how long an incomplete frame has stalled; 0
+   * while the peer never sent a byte (a silent close then hints at a TLS-only server).
+   */
+  #lastDataAt = 0;
   /** When the first frame was handed to the socket (performance.now()). */
   #firstWriteAt: number | undefined;
   #drainWait: Promise<void> | undefined;
@@ -234,6 +244,11 @@ export class Connection extends EventEmitter {
     return this.#pending.size;
   }
 
+  /** Bytes received but not yet part of a complete frame (at most 4 + maxFrameBytes). */
+  get readBufferedBytes(): number {
+    return this.#decoder.bufferedBytes;
+  }
+
   /** Bytes handed to the socket but not yet written to the kernel. */
   get writeBufferedBytes(): number {
     return this.#socket.writableLength;
@@ -289,6 +304,8 @@ export class Connection extends EventEmitter {
             `connection reset after ${describeRequest(request.code, opaque)} timed out`,
             { reset: true },
           );
+        } else {
+          this.#closeIfStalled(timeoutMs / 2);
         }
       }, timeoutMs);
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -381,7 +398,9 @@ export class Connection extends EventEmitter {
    */
   #closedAtOnce(): boolean {
     return (
-      !this.#received && this.#firstWriteAt !== undefined && performance.now() - this.#firstWriteAt < 1000
+      this.#lastDataAt === 0 &&
+      this.#firstWriteAt !== undefined &&
+      performance.now() - this.#firstWriteAt < 1000
     );
   }
 
@@ -414,8 +433,26 @@ export class Connection extends EventEmitter {
     );
   }
 
+  /**
+   * Closes the connection when an incomplete frame has had no byte for `stallMs`: the peer stopped
+   * mid-frame, and nothing it sends later can be told apart from the rest of that frame.
+   */
+  #closeIfStalled(stallMs: number): void {
+    const buffered = this.#decoder.bufferedBytes;
+    const quietMs = Math.round(performance.now() - this.#lastDataAt);
+    if (this.#closed || buffered === 0 || quietMs < stallMs) return;
+    const message = `stream stalled mid-frame: ${buffered} bytes of an incomplete frame and nothing more for ${quietMs} ms`;
+    this.#fail(
+      new ConnectionError(`protocol error from ${this.#label}: ${message}`, {
+        cause: new ProtocolError(message, { context: this.#context() }),
+        context: this.#context(),
+      }),
+      `protocol error: ${message} (connection closed)`,
+    );
+  }
+
   #onData(chunk: Buffer): void {
-    this.#received = true;
+    this.#lastDataAt = performance.now();
     let frames: Buffer[];
     try {
       frames = this.#decoder.push(chunk);

@@ -64,31 +64,37 @@ export async function startRawPeer(onSocket: (socket: net.Socket) => void): Prom
 
 /** Starts a peer on an ephemeral loopback port that lets `behaviour` decide what to answer. */
 export function startPeer(behaviour: Behaviour): Promise<FakePeer> {
-  return startRawPeer((socket) => {
-    const decoder = new FrameDecoder();
-    socket.on("data", (chunk: Buffer) => {
-      for (const payload of decoder.push(chunk)) {
-        const cmd = decodeCommand(payload);
-        if (cmd.flag & RESPONSE_FLAG) {
-          socket.emit("client-response", cmd);
-          continue;
-        }
-        const reply = (r: Partial<RemotingCommand>): void => {
-          if (socket.destroyed) return;
-          socket.write(
-            encodeCommand({
-              code: 0,
-              language: "JAVA",
-              version: 413,
-              flag: RESPONSE_FLAG,
-              extFields: {},
-              ...r,
-              opaque: cmd.opaque,
-            }),
-          );
-        };
-        behaviour(cmd, reply, socket);
+  return startRawPeer((socket) => serveRequests(socket, behaviour));
+}
+
+/**
+ * Reads remoting frames from `socket` and lets `behaviour` answer each request: what startPeer
+ * does with every connection, for a raw peer that misbehaves on some connections only.
+ */
+export function serveRequests(socket: net.Socket, behaviour: Behaviour): void {
+  const decoder = new FrameDecoder();
+  socket.on("data", (chunk: Buffer) => {
+    for (const payload of decoder.push(chunk)) {
+      const cmd = decodeCommand(payload);
+      if (cmd.flag & RESPONSE_FLAG) {
+        socket.emit("client-response", cmd);
+        continue;
       }
-    });
+      const reply = (r: Partial<RemotingCommand>): void => {
+        if (socket.destroyed) return;
+        socket.write(
+          encodeCommand({
+            code: 0,
+            language: "JAVA",
+            version: 413,
+            flag: RESPONSE_FLAG,
+            extFields: {},
+            ...r,
+            opaque: cmd.opaque,
+          }),
+        );
+      };
+      behaviour(cmd, reply, socket);
+    }
   });
 }

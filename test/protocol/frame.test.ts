@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { ProtocolError } from "../../src/protocol/errors.js";
 import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder } from "../../src/protocol/frame.js";
 import {
@@ -244,4 +246,46 @@ test("garbage bytes through FrameDecoder and decodeCommand raise only ProtocolEr
     ),
     { numRuns: 2000 },
   );
+});
+
+/** The GC, for a test that measures retained memory (node --test does not pass --expose-gc). */
+function collectGarbage(): void {
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
+}
+
+test("a frame dripped one byte per chunk is delivered whole, and so are the frames in the chunk that completes it", () => {
+  const first = encodeCommand({ ...KNOWN_COMMAND, body: Buffer.alloc(10_000, 7) });
+  const second = encodeCommand({ ...KNOWN_COMMAND, opaque: 8 });
+  const decoder = new FrameDecoder();
+  const frames: Buffer[] = [];
+  // All of the first frame but its last byte, one byte at a time (collected after 64 chunks)...
+  for (let i = 0; i < first.length - 1; i++) frames.push(...decoder.push(first.subarray(i, i + 1)));
+  assert.equal(frames.length, 0);
+  assert.equal(decoder.bufferedBytes, first.length - 1);
+  // ...then its last byte together with the whole second frame and half a third.
+  const third = encodeCommand({ ...KNOWN_COMMAND, opaque: 9 });
+  frames.push(...decoder.push(Buffer.concat([first.subarray(-1), second, third.subarray(0, 10)])));
+  assert.deepEqual(frames, [first.subarray(4), second.subarray(4)]);
+  assert.equal(decoder.bufferedBytes, 10);
+  assert.deepEqual(decoder.push(third.subarray(10)), [third.subarray(4)]);
+  assert.equal(decoder.bufferedBytes, 0);
+});
+
+test("an incomplete frame dripped one byte per chunk holds about its bytes, not a Buffer per byte", () => {
+  // Before the decoder collected small chunks, 200 000 one-byte chunks held ~23 MB (a Buffer
+  // object each); collected, they hold at most twice the bytes.
+  const header = Buffer.alloc(4);
+  header.writeInt32BE(1024 * 1024);
+  const decoder = new FrameDecoder();
+  decoder.push(header);
+  const source = Buffer.alloc(200_000, 0x61);
+  collectGarbage();
+  const before = process.memoryUsage();
+  for (let i = 0; i < source.length; i++) decoder.push(Buffer.from(source.subarray(i, i + 1)));
+  collectGarbage();
+  const after = process.memoryUsage();
+  assert.equal(decoder.bufferedBytes, 4 + source.length);
+  const grown = after.heapUsed + after.external - (before.heapUsed + before.external);
+  assert.ok(grown < 2_000_000, `200 000 buffered bytes hold ${grown} bytes`);
 });
