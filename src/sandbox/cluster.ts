@@ -3,10 +3,12 @@
  * (home, config, store, out.log), on free loopback ports. Restarting a broker reuses its ports,
  * store and directory, so what was written survives like on a real machine.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { silentLogger, type Logger } from "../client/logger.js";
+import type { Credentials } from "../client/rocketmq-client.js";
+import { aclBrokerProperties5, initialPlainAcl, PLAIN_ACL_PATH, writePlainAcl } from "./acl-config.js";
 import { javaCommand, type Distribution } from "./distribution.js";
 import { SandboxError, SandboxErrorCode } from "./errors.js";
 import {
@@ -21,6 +23,7 @@ import {
 import { allocateBrokerPort, allocateNamesrvPort, BROKER_PORT_OFFSETS, releasePorts } from "./ports.js";
 import { probeCluster } from "./probe.js";
 import { isRunning, readRunLog, spawnLogged, stopLogged, tailFile, type LoggedProcess } from "./process.js";
+import { serverTlsProperties, type SandboxCertificates } from "./tls.js";
 
 /** Plain description of a running cluster (what the CLI prints and tests pass around). */
 export interface ClusterInfo {
@@ -34,6 +37,20 @@ export interface ClusterInfo {
   clusterName: string;
   /** RocketMQ version of the jars. */
   version: string;
+  /** ACL sandboxes: the admin (4.9.x) or super-user (5.x) credentials, for signing admin work. */
+  acl?: { accessKey: string; secretKey: string };
+  /** 4.9.x ACL sandboxes: absolute path of the broker's plain_acl.yml (see acl.ts setAccount). */
+  aclFile?: string;
+  /** TLS sandboxes: absolute path of the CA certificate (PEM) that clients must trust. */
+  tls?: { caFile: string };
+}
+
+/** How a cluster is secured; both parts optional and independent. */
+export interface ClusterSecurity {
+  /** Turn ACL on with this account as admin / super user. */
+  acl?: Credentials;
+  /** Enforce TLS on every server port with these certificates. */
+  tls?: SandboxCertificates;
 }
 
 export interface LocalClusterOptions {
@@ -46,6 +63,8 @@ export interface LocalClusterOptions {
   logger?: Logger;
   /** Deadline for each process to become ready, ms. Default 120 000. */
   readyTimeoutMs?: number;
+  /** ACL and/or TLS; a plain cluster without. */
+  security?: ClusterSecurity;
 }
 
 export interface StopProcessOptions {
@@ -68,6 +87,7 @@ export class LocalCluster {
   readonly distribution: Distribution;
   readonly #logger: Logger;
   readonly #readyTimeoutMs: number;
+  readonly #security: ClusterSecurity;
   #namesrvPort = 0;
   #brokerPort = 0;
   #namesrv: LoggedProcess | undefined;
@@ -82,6 +102,7 @@ export class LocalCluster {
     this.distribution = options.distribution;
     this.#logger = options.logger ?? silentLogger;
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
+    this.#security = options.security ?? {};
   }
 
   /** "127.0.0.1:PORT" of the NameServer (valid once started; stable across restarts). */
@@ -122,7 +143,16 @@ export class LocalCluster {
     return join(this.brokerDir, "store");
   }
 
+  /** The broker's plain_acl.yml (4.9.x ACL clusters only). */
+  get aclFile(): string | undefined {
+    return this.#security.acl && this.distribution.major < 5
+      ? join(this.brokerDir, PLAIN_ACL_PATH)
+      : undefined;
+  }
+
   info(): ClusterInfo {
+    const { acl, tls } = this.#security;
+    const aclFile = this.aclFile;
     return {
       name: this.name,
       namesrv: this.namesrv,
@@ -130,7 +160,16 @@ export class LocalCluster {
       brokerName: this.brokerName,
       clusterName: this.clusterName,
       version: this.distribution.version,
+      ...(acl ? { acl: { accessKey: acl.accessKey, secretKey: acl.secretKey } } : {}),
+      ...(aclFile ? { aclFile } : {}),
+      ...(tls ? { tls: { caFile: tls.caFile } } : {}),
     };
+  }
+
+  /** What the readiness probe needs to sign and to trust the servers. */
+  #probeSecurity(): Pick<ClusterInfo, "acl" | "tls"> {
+    const { acl, tls } = this.#security;
+    return { ...(acl ? { acl } : {}), ...(tls ? { tls: { caFile: tls.caFile } } : {}) };
   }
 
   /**
@@ -160,6 +199,7 @@ export class LocalCluster {
         const bootMs = Date.now() - started;
         await probeCluster({
           namesrv: this.namesrv,
+          ...this.#probeSecurity(),
           timeoutMs: this.#readyTimeoutMs,
           failFast: this.#exitReason(this.#namesrv),
           ...(signal ? { signal } : {}),
@@ -208,6 +248,7 @@ export class LocalCluster {
         listenPort: this.#brokerPort,
         storeDir: this.storeDir,
       });
+      Object.assign(props, this.#aclBrokerProperties(dir));
       writeFileSync(join(dir, "broker.conf"), propertiesText(props));
       const started = Date.now();
       this.#broker = await this.#spawn("broker", dir, ["-c", join(dir, "broker.conf")]);
@@ -218,6 +259,7 @@ export class LocalCluster {
           namesrv: this.namesrv,
           brokerName: this.brokerName,
           brokerAddr: this.brokerAddr,
+          ...this.#probeSecurity(),
           timeoutMs: this.#readyTimeoutMs,
           failFast: this.#exitReason(this.#broker),
           logger: this.#logger,
@@ -281,6 +323,7 @@ export class LocalCluster {
         namesrv: this.namesrv,
         brokerName: this.brokerName,
         brokerAddr: this.brokerAddr,
+        ...this.#probeSecurity(),
         timeoutMs: this.#readyTimeoutMs,
         ...(signal ? { signal } : {}),
       }).catch((err: unknown) => {
@@ -301,6 +344,19 @@ export class LocalCluster {
     releasePorts(this.ports.filter((p) => p > 0));
   }
 
+  /**
+   * broker.conf keys for ACL, and on 4.9.x the initial plain_acl.yml. That file is written only
+   * if missing: accounts that tests added (setAccount) survive a broker restart.
+   */
+  #aclBrokerProperties(home: string): Record<string, string | boolean> {
+    const admin = this.#security.acl;
+    if (admin === undefined) return {};
+    if (this.distribution.major >= 5) return aclBrokerProperties5(admin);
+    const file = join(home, PLAIN_ACL_PATH);
+    if (!existsSync(file)) writePlainAcl(file, initialPlainAcl(admin));
+    return { aclEnable: true };
+  }
+
   #assertRunnable(what: string): void {
     if (this.#stopped)
       throw new SandboxError(
@@ -312,7 +368,8 @@ export class LocalCluster {
   async #spawn(role: Role, dir: string, mainArgs: string[]): Promise<LoggedProcess> {
     const java = javaCommand();
     try {
-      return await spawnLogged(java, javaArgs(this.distribution, role, dir, mainArgs), {
+      const tls = serverTlsProperties(dir, this.#security.tls);
+      return await spawnLogged(java, javaArgs(this.distribution, role, dir, mainArgs, tls), {
         cwd: dir,
         env: javaEnv(dir),
         logFile: join(dir, "out.log"),

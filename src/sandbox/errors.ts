@@ -8,6 +8,9 @@ import { RmqError, type RmqErrorOptions } from "../protocol/errors.js";
  * - NOT_READY: a process did not become ready over the protocol before its deadline.
  * - COMMAND_FAILED: an mqadmin run exited non-zero or timed out.
  * - STOPPED: the sandbox was stopped (or its start aborted) while an operation was under way.
+ * - OPENSSL_MISSING: a TLS sandbox needs `openssl` on PATH to make its certificates.
+ * - CERT_FAILED: openssl ran but could not make the CA or the server certificate.
+ * - ACL_FAILED: an account change was refused, or the broker did not enforce it in time.
  */
 export const SandboxErrorCode = {
   JAVA_MISSING: "RMQ_SANDBOX_JAVA_MISSING",
@@ -17,6 +20,9 @@ export const SandboxErrorCode = {
   NOT_READY: "RMQ_SANDBOX_NOT_READY",
   COMMAND_FAILED: "RMQ_SANDBOX_COMMAND_FAILED",
   STOPPED: "RMQ_SANDBOX_STOPPED",
+  OPENSSL_MISSING: "RMQ_SANDBOX_OPENSSL_MISSING",
+  CERT_FAILED: "RMQ_SANDBOX_CERT_FAILED",
+  ACL_FAILED: "RMQ_SANDBOX_ACL_FAILED",
 } as const;
 export type SandboxErrorCode = (typeof SandboxErrorCode)[keyof typeof SandboxErrorCode];
 

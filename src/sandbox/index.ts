@@ -9,6 +9,7 @@ export {
 export {
   LocalCluster,
   type ClusterInfo,
+  type ClusterSecurity,
   type LocalClusterOptions,
   type StopProcessOptions,
 } from "./cluster.js";
@@ -24,4 +25,13 @@ export {
 } from "./distribution.js";
 export { probeCluster, PROBE_TOPIC, type ProbeOptions } from "./probe.js";
 export { SandboxError, SandboxErrorCode } from "./errors.js";
+export {
+  setAccount,
+  removeAccount,
+  type SandboxAccount,
+  type SandboxPermission,
+  type AccountChangeOptions,
+} from "./acl.js";
+export { sandboxClientOptions, sandboxTlsOptions, type ClusterSecurityInfo } from "./client-options.js";
+export { generateCertificates, type SandboxCertificates } from "./tls.js";
 export { livePids, killAllNow, setSignalHandling } from "./process.js";

@@ -55,12 +55,16 @@ export function memoryFlags(role: Role): string[] {
   }
 }
 
-/** Full java argv (after the executable) for a role, its home dir and main-class arguments. */
+/**
+ * Full java argv (after the executable) for a role, its home dir and main-class arguments;
+ * `systemProperties` ("-Dkey=value", e.g. the TLS ones) go before the user's RMQ_SANDBOX_JVM_OPTS.
+ */
 export function javaArgs(
   dist: Distribution,
   role: Role,
   home: string,
   mainArgs: readonly string[],
+  systemProperties: readonly string[] = [],
 ): string[] {
   const main = role === "namesrv" ? NAMESRV_MAIN : role === "broker" ? BROKER_MAIN : MQADMIN_MAIN;
   // Env RMQ_SANDBOX_JVM_OPTS is appended after our flags, so it wins where flags repeat (e.g.
@@ -69,6 +73,7 @@ export function javaArgs(
   return [
     ...memoryFlags(role),
     ...moduleFlags(dist.major),
+    ...systemProperties,
     ...extra,
     `-Duser.home=${home}`,
     `-Drocketmq.home.dir=${home}`,

@@ -7,6 +7,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { RocketMQClient } from "../client/rocketmq-client.js";
+import { sandboxClientOptions, type ClusterSecurityInfo } from "./client-options.js";
 import { MASTER_ID } from "../protocol/headers/route.js";
 import { ConnectionError } from "../transport/errors.js";
 import { SandboxError, SandboxErrorCode } from "./errors.js";
@@ -15,7 +16,7 @@ import type { Logger } from "../client/logger.js";
 /** Topic created on every sandbox broker to prove routes resolve. */
 export const PROBE_TOPIC = "rmq-sandbox-probe";
 
-export interface ProbeOptions {
+export interface ProbeOptions extends ClusterSecurityInfo {
   /** NameServer address(es), "host:port[;host:port]". */
   namesrv: string;
   /** Broker that must be registered and routable; omit to probe the NameServer alone. */
@@ -44,8 +45,9 @@ export interface ProbeOptions {
  */
 export async function probeCluster(options: ProbeOptions): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  // A secured cluster's probe signs as the admin and trusts only the sandbox CA.
   const client = new RocketMQClient({
-    namesrv: options.namesrv,
+    ...sandboxClientOptions(options),
     requestTimeoutMs: options.requestTimeoutMs ?? 5000,
     connectTimeoutMs: options.requestTimeoutMs ?? 5000,
   });

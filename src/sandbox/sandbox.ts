@@ -3,15 +3,18 @@
  * each) on loopback, for tests, benchmarks and demos. Every process and directory it creates is
  * removed by `stop()`, and also if the Node process ends first (see process.ts).
  */
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger, type Logger } from "../client/logger.js";
 import { ensureDistribution, type Distribution } from "./distribution.js";
-import { LocalCluster, type ClusterInfo } from "./cluster.js";
+import { generateAdminCredentials } from "./acl-config.js";
+import type { ClusterSecurityInfo } from "./client-options.js";
+import { LocalCluster, type ClusterInfo, type ClusterSecurity } from "./cluster.js";
 import { SandboxError, SandboxErrorCode } from "./errors.js";
 import { javaArgs, javaEnv, prepareHome } from "./jvm.js";
 import { registerOwnedDir, releaseOwnedDir, runCommand, setSignalHandling } from "./process.js";
+import { clientTlsProperties, generateCertificates } from "./tls.js";
 import { javaCommand } from "./distribution.js";
 
 export interface SandboxOptions {
@@ -28,6 +31,16 @@ export interface SandboxOptions {
   /** Deadline for each process to become ready, ms. Default 120 000. */
   readyTimeoutMs?: number;
   /**
+   * Turn ACL on (4.9.x: ACL 1.0, plain_acl.yml; 5.x: ACL 2.0), with an admin / super user whose
+   * secret is random per run; ClusterInfo.acl carries it. Accounts: setAccount (acl.ts).
+   */
+  acl?: boolean;
+  /**
+   * Enforce TLS on every NameServer and broker port, with a CA and server certificate made per
+   * run by openssl (needs it on PATH); ClusterInfo.tls.caFile is the CA to trust.
+   */
+  tls?: boolean;
+  /**
    * Install SIGINT/SIGTERM handlers that kill the processes and delete the directories before
    * Node ends (default true). Programs that handle these signals and call stop() themselves
    * pass false.
@@ -42,6 +55,11 @@ export interface MqadminOptions {
   /** Time limit in ms. Default 60 000. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Credentials and CA of a secured cluster (a ClusterInfo will do): mqadmin then signs with
+   * the credentials (conf/tools.yml in its home) and speaks TLS trusting only that CA.
+   */
+  security?: ClusterSecurityInfo;
 }
 
 export interface Sandbox {
@@ -87,6 +105,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const dir = mkdtempSync(join(parent, "rmq-sandbox-"));
   registerOwnedDir(dir);
   const prefix = options.namePrefix ?? "c";
+  let security: ClusterSecurity;
+  try {
+    security = {
+      ...(options.acl ? { acl: generateAdminCredentials() } : {}),
+      ...(options.tls ? { tls: await generateCertificates(join(dir, "tls"), options.signal) } : {}),
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    releaseOwnedDir(dir);
+    throw err;
+  }
   const clusters = Array.from({ length: count }, (_, i) => {
     const name = `${prefix}${i + 1}`;
     return new LocalCluster({
@@ -96,6 +125,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       dir: join(dir, name),
       distribution,
       logger,
+      security,
       ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
     });
   });
@@ -112,7 +142,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
 
   const started = Date.now();
-  logger.info({ clusters: count, version: distribution.version, dir }, "starting sandbox");
+  logger.info(
+    {
+      clusters: count,
+      version: distribution.version,
+      dir,
+      acl: options.acl === true,
+      tls: options.tls === true,
+    },
+    "starting sandbox",
+  );
   const results = await Promise.allSettled(clusters.map((c) => c.start(options.signal)));
   const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failure) {
@@ -126,7 +165,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     distribution,
     dir,
     info: () => clusters.map((c) => c.info()),
-    mqadmin: (args, mqOptions = {}) => runMqadmin(distribution, join(dir, "mqadmin"), args, mqOptions),
+    // The sandbox's own mqadmin signs as the admin and trusts the sandbox CA unless told otherwise.
+    mqadmin: (args, mqOptions = {}) =>
+      runMqadmin(distribution, join(dir, "mqadmin"), args, {
+        security: {
+          ...(security.acl ? { acl: security.acl } : {}),
+          ...(security.tls ? { tls: { caFile: security.tls.caFile } } : {}),
+        },
+        ...mqOptions,
+      }),
     stop,
   };
 }
@@ -143,10 +190,12 @@ export async function runMqadmin(
   options: MqadminOptions = {},
 ): Promise<string> {
   prepareHome(distribution, homeDir);
+  const tls = clientTlsProperties(homeDir, options.security?.tls?.caFile);
+  writeToolsYml(homeDir, options.security?.acl);
   const java = javaCommand();
   let result;
   try {
-    result = await runCommand(java, javaArgs(distribution, "mqadmin", homeDir, args), {
+    result = await runCommand(java, javaArgs(distribution, "mqadmin", homeDir, args, tls), {
       cwd: homeDir,
       env: javaEnv(homeDir),
       timeoutMs: options.timeoutMs ?? 60_000,
@@ -173,4 +222,25 @@ export async function runMqadmin(
     });
   }
   return result.stdout;
+}
+
+/**
+ * MQAdminStartup signs every request with the account in ${rocketmq.home.dir}/conf/tools.yml
+ * (AclUtils.getAclRPCHook), in 4.9.x and 5.x alike; without the file it sends unsigned. The
+ * file is rewritten (or removed) on every run: one home may serve clusters with other admins.
+ */
+function writeToolsYml(homeDir: string, acl: ClusterSecurityInfo["acl"]): void {
+  const file = join(homeDir, "conf", "tools.yml");
+  if (acl === undefined) {
+    rmSync(file, { force: true });
+    return;
+  }
+  // JSON strings are valid YAML scalars, so any key or secret is quoted safely.
+  writeFileSync(
+    file,
+    `accessKey: ${JSON.stringify(acl.accessKey)}\nsecretKey: ${JSON.stringify(acl.secretKey)}\n`,
+    {
+      mode: 0o600,
+    },
+  );
 }

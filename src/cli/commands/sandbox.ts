@@ -1,14 +1,15 @@
 /**
- * `rmq-connector sandbox --clusters 2 [--version 5.5.0]`: starts local RocketMQ clusters, prints
- * one JSON line per cluster on stdout (for scripts: `jq -r .namesrv`), logs to stderr, and runs
- * until SIGINT/SIGTERM, then stops every process, removes its files and exits 0.
+ * `rmq-connector sandbox --clusters 2 [--version 5.5.0] [--acl] [--tls]`: starts local RocketMQ
+ * clusters, prints one JSON line per cluster on stdout (for scripts: `jq -r .namesrv`; secured
+ * clusters add the admin credentials and the CA path, so people can try them), logs to stderr,
+ * and runs until SIGINT/SIGTERM, then stops every process, removes its files and exits 0.
  */
 import { parseArgs } from "node:util";
 import type { Logger } from "../../client/logger.js";
 import { DEFAULT_ROCKETMQ_VERSION, startSandbox } from "../../sandbox/index.js";
 import type { Command } from "../command.js";
 
-const HELP = `Usage: rmq-connector sandbox [--clusters N] [--version V] [--base-dir DIR]
+const HELP = `Usage: rmq-connector sandbox [--clusters N] [--version V] [--acl] [--tls] [--base-dir DIR]
 
 Starts N independent local RocketMQ clusters (one NameServer and one Broker each, as Java
 processes on free loopback ports), prints one JSON line per cluster on stdout, and runs until
@@ -17,6 +18,11 @@ Ctrl-C or SIGTERM, then stops them and deletes their files.
 Options:
   --clusters N      number of clusters (default 1)
   --version V       RocketMQ version (default env RMQ_VERSION or ${DEFAULT_ROCKETMQ_VERSION})
+  --acl             turn ACL on (4.9.x: ACL 1.0, 5.x: ACL 2.0) with an admin account whose
+                    random secret is printed as "acl": {"accessKey", "secretKey"} (4.9.x
+                    also prints "aclFile", the broker's plain_acl.yml)
+  --tls             enforce TLS on every port with a CA made for this run (needs openssl);
+                    its path is printed as "tls": {"caFile"}; clients must trust it
   --base-dir DIR    where the sandbox directory is created (default the system temp dir)
   --timeout-ms MS   readiness deadline per process (default 120000)
   -h, --help        show this help
@@ -54,6 +60,8 @@ export const sandboxCommand: Command = {
         version: { type: "string" },
         "base-dir": { type: "string" },
         "timeout-ms": { type: "string" },
+        acl: { type: "boolean" },
+        tls: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -85,6 +93,8 @@ export const sandboxCommand: Command = {
       sandbox = await startSandbox({
         clusters,
         readyTimeoutMs,
+        acl: values.acl === true,
+        tls: values.tls === true,
         handleSignals: false,
         logger,
         signal: abort.signal,
