@@ -226,8 +226,8 @@ describe("connection: flags and environment -> client options", () => {
     for (const o of [p, c, t]) assert.deepEqual(clientOptions(o.connection), signedTls);
   });
 
-  it("--tls-ca, --tls-server-name and --tls-insecure become verified TLS options; bad files name their flag", () => {
-    const certs = makeTestCertificates();
+  it("--tls-ca, --tls-server-name and --tls-insecure become verified TLS options; bad files name their flag", async () => {
+    const certs = await makeTestCertificates();
     try {
       const withCa = connectionFromArgs(
         { namesrv: "ns:9876", "tls-ca": certs.caFile, "tls-server-name": "b1" },

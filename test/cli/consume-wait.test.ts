@@ -8,15 +8,8 @@ import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as delay } from "node:timers/promises";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
-import { runCli, startCli } from "../helpers/cli.js";
+import { consumedBodies, runCli, startCli } from "../helpers/cli.js";
 import { useSandbox, uniqueName, type TestCluster } from "../helpers/sandbox.js";
-
-function bodies(stdout: string): string[] {
-  return stdout
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => (JSON.parse(l) as { body: string }).body);
-}
 
 describe("consume --count of a topic that does not exist", () => {
   const sandbox = useSandbox(1);
@@ -68,7 +61,7 @@ describe("consume through a broker outage", () => {
 
       const b = await bounded.exited;
       assert.equal(b.code, 1, b.stderr);
-      assert.deepEqual(bodies(b.stdout), ["before"]);
+      assert.deepEqual(consumedBodies(b.stdout), ["before"]);
       assert.match(b.stderr, /stopped: nothing new for 30000 ms\n/);
       assert.match(
         b.stderr,
@@ -90,7 +83,7 @@ describe("consume through a broker outage", () => {
       await client.producer().send({ topic, body: Buffer.from("after") });
       const run = await waiting.exited;
       assert.equal(run.code, 0, run.stderr);
-      assert.deepEqual(bodies(run.stdout), ["before", "after"]);
+      assert.deepEqual(consumedBodies(run.stdout), ["before", "after"]);
       assert.match(run.stderr, retrying);
     } finally {
       waiting.kill();

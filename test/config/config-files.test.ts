@@ -33,9 +33,9 @@ function problems(text: string, file: string): string[] {
 describe("credentials and TLS files of a config", () => {
   let dir: string;
   let certs: TestCertificates;
-  before(() => {
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), "rmq-config-files-"));
-    certs = makeTestCertificates();
+    certs = await makeTestCertificates();
   });
   after(() => {
     rmSync(dir, { recursive: true, force: true });
@@ -106,7 +106,7 @@ describe("credentials and TLS files of a config", () => {
     });
   });
 
-  it("refuses a CA file without certificates, a cert without its key and a key of another cert", () => {
+  it("refuses a CA file without certificates, a cert without its key and a key of another cert", async () => {
     writeFileSync(join(dir, "not-a-ca.pem"), "hello\n");
     assert.deepEqual(problems(config("    tls: { ca: not-a-ca.pem }\n"), join(dir, "c.yaml")), [
       "5:clusters.east.tls.ca: not-a-ca.pem: holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
@@ -114,7 +114,7 @@ describe("credentials and TLS files of a config", () => {
     assert.deepEqual(problems(config(`    tls: { cert: ${certs.certFile} }\n`), join(dir, "c.yaml")), [
       "5:clusters.east.tls.cert: tls.cert and tls.key go together: give both or neither",
     ]);
-    const other = makeTestCertificates();
+    const other = await makeTestCertificates();
     try {
       const [mismatch] = problems(
         config(`    tls: { cert: ${certs.certFile}, key: ${other.keyFile} }\n`),

@@ -34,7 +34,7 @@ import {
   useReplicationClusters,
   waitForStatus,
 } from "../helpers/replication.js";
-import { startCli } from "../helpers/cli.js";
+import { consumedBodies, startCli } from "../helpers/cli.js";
 import { uniqueName } from "../helpers/sandbox.js";
 
 /** How long the queues stay idle: three long-poll cycles of 15 s + up to 5 s, at least. */
@@ -263,13 +263,7 @@ describe("an idle connector", () => {
       await a.producer().send({ topic: consumeTopic, body: Buffer.from("after the quiet") });
       const consumed = await consumer.exited;
       assert.equal(consumed.code, 0, consumed.stderr);
-      assert.deepEqual(
-        consumed.stdout
-          .split("\n")
-          .filter((l) => l !== "")
-          .map((l) => (JSON.parse(l) as { body: string }).body),
-        ["after the quiet"],
-      );
+      assert.deepEqual(consumedBodies(consumed.stdout), ["after the quiet"]);
       assert.ok(
         consumed.ms >= IDLE_MS,
         `consume exited after ${consumed.ms} ms, before the message was sent`,

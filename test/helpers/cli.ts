@@ -117,3 +117,11 @@ export function startCli(
     },
   };
 }
+
+/** The bodies of the JSON lines `consume` printed (its default output), in order. */
+export function consumedBodies(stdout: string): string[] {
+  return stdout
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => (JSON.parse(l) as { body: string }).body);
+}
