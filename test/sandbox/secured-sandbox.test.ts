@@ -74,7 +74,8 @@ describe("sandbox with ACL and TLS", () => {
     if (Number.parseInt(info.version, 10) < 5) {
       assert.ok(info.aclFile && existsSync(info.aclFile));
       // Never a whitelist: on loopback it would skip every check.
-      assert.deepEqual(JSON.parse(readFileSync(info.aclFile, "utf8")).globalWhiteRemoteAddresses, []);
+      const acl = JSON.parse(readFileSync(info.aclFile, "utf8")) as { globalWhiteRemoteAddresses: unknown };
+      assert.deepEqual(acl.globalWhiteRemoteAddresses, []);
     } else {
       assert.equal(info.aclFile, undefined);
     }
