@@ -109,6 +109,7 @@ function tlsFromArgs(values: ConnectionValues): TlsConfig | false {
   const files = { ca: values["tls-ca"], cert: values["tls-cert"], key: values["tls-key"] };
   const serverName = values["tls-server-name"];
   const insecure = values["tls-insecure"] === true;
+  if (serverName === "") throw new UsageError("--tls-server-name must not be empty");
   const given = Object.values(files).some((f) => f !== undefined);
   if (values.tls !== true && !given) {
     if (serverName !== undefined || insecure)

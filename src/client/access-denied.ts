@@ -22,11 +22,13 @@ export function accessDeniedReason(err: unknown): string | undefined {
   const remark = err.remark ?? "";
   if (err.responseCode === ResponseCode.NO_PERMISSION) return remark.trim() || "no permission";
   if (err.responseCode !== ResponseCode.SYSTEM_ERROR) return undefined;
-  const at = remark.indexOf(ACL_EXCEPTION);
-  if (at < 0) return undefined;
+  // Anchored: the broker puts the exception's class first (exceptionSimpleDesc); an AclException
+  // named further in is another error's text, and must not count as "nothing stored".
+  if (!remark.trimStart().startsWith(ACL_EXCEPTION)) return undefined;
   // Drop the stack frame RemotingHelper.exceptionSimpleDesc appends: ", org.apache...(X.java:580)".
   return remark
-    .slice(at + ACL_EXCEPTION.length)
+    .trimStart()
+    .slice(ACL_EXCEPTION.length)
     .replace(/,\s*[\w$.]+\([\w$.]+:\d+\)\s*$/, "")
     .trim();
 }

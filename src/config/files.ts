@@ -121,8 +121,10 @@ export function readTlsFiles(tls: WrittenTls, baseDir: string, report: Report): 
       ...(cert === undefined ? {} : { cert: cert.path }),
       ...(key === undefined ? {} : { key: key.path }),
     },
-    ...(ca === undefined ? {} : { ca: ca.text }),
-    ...(cert === undefined ? {} : { cert: cert.text }),
+    // Only the certificates: a PEM file may hold the private key too (`cert: client.pem, key:
+    // client.pem`), and what is kept here is enumerable.
+    ...(ca === undefined ? {} : { ca: certificateBlocks(ca.text) }),
+    ...(cert === undefined ? {} : { cert: certificateBlocks(cert.text) }),
     ...(tls.serverName === undefined ? {} : { serverName: tls.serverName }),
   };
   // Not enumerable, like the secret key: a config dumped to a log never shows it.
@@ -130,9 +132,16 @@ export function readTlsFiles(tls: WrittenTls, baseDir: string, report: Report): 
   return config;
 }
 
+const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** The PEM certificate blocks of `pem`, one per line group; nothing else of the file. */
+function certificateBlocks(pem: string): string {
+  return (pem.match(CERTIFICATE_BLOCK) ?? []).map((b) => `${b}\n`).join("");
+}
+
 /** Why `pem` is not a list of PEM certificates, or undefined. Node would take garbage silently. */
 function caProblem(pem: string): string | undefined {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  const blocks = pem.match(CERTIFICATE_BLOCK) ?? [];
   if (blocks.length === 0) return "holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
   for (const [i, block] of blocks.entries()) {
     try {

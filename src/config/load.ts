@@ -183,6 +183,9 @@ export function parseConfig(
     clusters: readClusterFiles(parsed.data, baseDir, report),
     metricsToken: readSecret(parsed.data.metrics.token, baseDir, ["metrics", "token"], report),
   };
+  // HTTP trims a header's trailing blanks and splits on inner ones: such a token could never match.
+  if (files.metricsToken !== undefined && /\s/.test(files.metricsToken))
+    report(["metrics", "token"], "the token must not contain spaces or other blanks");
   if (issues.length > 0) throw new ConfigError(sortIssues(dedupe(issues)));
   return buildConfig(parsed.data, fileName, files);
 }

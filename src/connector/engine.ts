@@ -113,6 +113,8 @@ export class ReplicationEngine {
   /** Which route replicates a source topic (cluster/topic): a topic is replicated by one route per connector. */
   readonly #topicOwners = new Map<string, string>();
   readonly #groupsEnsured = new Set<string>();
+  /** Clusters whose group creation was refused (warned once). */
+  readonly #groupsDenied = new Set<string>();
   /** Commits, route refreshes and lag refreshes; stop() waits for a run under way. */
   readonly #periodic: PeriodicTask[] = [];
   #resolving: Promise<void> | undefined;
@@ -308,12 +310,18 @@ export class ReplicationEngine {
       // A least-privileged access key may not create groups or topics, and need not: an operator
       // who secures a cluster creates the group with it. Go on; a missing group then shows as
       // the offset commit's own error.
+      // Tried again at every refresh (a master further down the list may not have been asked,
+      // and a grant may come later), said once per cluster.
       const denied = accessDeniedReason(err);
       if (denied === undefined) throw err;
-      this.#logger.warn(
-        { cluster, group: this.group, err: denied },
-        "cannot create the connector's consumer group and its retry topic (denied); going on as if they exist (create them with mqadmin updateSubGroup / updateTopic if they do not)",
-      );
+      if (!this.#groupsDenied.has(cluster)) {
+        this.#groupsDenied.add(cluster);
+        this.#logger.warn(
+          { cluster, group: this.group, err: denied },
+          "cannot create the connector's consumer group and its retry topic (denied); going on as if they exist (create them with mqadmin updateSubGroup / updateTopic if they do not)",
+        );
+      }
+      return;
     }
     this.#groupsEnsured.add(cluster);
   }

@@ -889,7 +889,7 @@ export class QueueReplicator {
             : [targetCluster, `sending to topic ${targetQueue.topic}`];
     return new RmqError(
       "RMQ_ACCESS_DENIED",
-      `cluster ${cluster} denied ${what}: ${reason.replace(/\.+$/, "")}. Grant the connector's access key that permission (or fix its secret); the queue keeps its position and retries`,
+      `cluster ${cluster} denied ${what}: ${reason.replace(/\.+$/, "")}. Grant the connector's access key that permission or fix its secret (a 4.x "forbidden" is the topic's or broker's own perm); the queue keeps its position and retries`,
       { cause: err, retriable: true, ...(err instanceof RmqError ? { context: err.context } : {}) },
     );
   }

@@ -142,8 +142,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         return;
       case "/readyz": {
         const problems = readinessProblems(engine.status());
+        // The reasons name topics, brokers, ACL users and addresses: with a token, only a caller
+        // that gives it reads them; a probe needs the status code alone.
+        const detailed = token === undefined || authorized(req, token);
         if (problems.length === 0) send(res, 200, "text/plain; charset=utf-8", "ready\n");
-        else send(res, 503, "text/plain; charset=utf-8", `not ready\n${problems.join("\n")}\n`);
+        else
+          send(
+            res,
+            503,
+            "text/plain; charset=utf-8",
+            detailed ? `not ready\n${problems.join("\n")}\n` : "not ready\n",
+          );
         return;
       }
       case "/api/status": {
@@ -226,7 +235,8 @@ const OPEN_PATHS: ReadonlySet<string | undefined> = new Set(["/healthz", "/ready
  */
 function authorized(req: IncomingMessage, token: string): boolean {
   const header = req.headers.authorization ?? "";
-  const [scheme = "", credentials = ""] = header.split(/\s+/, 2);
+  const scheme = /^\S*/.exec(header)?.[0] ?? "";
+  const credentials = header.slice(scheme.length).trim();
   let given: string | undefined;
   if (/^bearer$/i.test(scheme)) given = credentials;
   else if (/^basic$/i.test(scheme)) {

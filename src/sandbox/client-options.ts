@@ -16,8 +16,8 @@ export interface ClusterSecurityInfo {
 }
 
 /**
- * node:tls options that trust the sandbox CA and nothing else, and verify the server (the
- * transport's default is rejectUnauthorized:false, for stock brokers' self-signed test certs).
+ * node:tls options that trust the sandbox CA and nothing else, and verify the server (as the
+ * transport does by default; said here so that no default can change it).
  * Undefined when the cluster has no TLS. Throws the fs error when the CA file is unreadable.
  */
 export function sandboxTlsOptions(info: ClusterSecurityInfo): TlsOptions | undefined {

@@ -106,6 +106,26 @@ describe("credentials and TLS files of a config", () => {
     });
   });
 
+  it("keeps only the certificates of a PEM file that holds the key too; refuses a token with blanks", () => {
+    const both = join(dir, "client-with-key.pem");
+    writeFileSync(both, `${certs.cert}${certs.key}`);
+    const c = parseConfig(
+      config(`    tls: { cert: ${both}, key: ${both}, ca: ${both} }\n`),
+      join(dir, "c.yaml"),
+      {},
+    );
+    const east = c.clusters.east;
+    assert.ok(east && east.tls !== false);
+    assert.equal(east.tls.cert?.trim(), certs.cert.trim());
+    assert.equal(east.tls.ca?.trim(), certs.cert.trim());
+    assert.equal((clientOptions(east).tls as { key?: unknown }).key, `${certs.cert}${certs.key}`);
+    for (const dump of [JSON.stringify(c), inspect(c, { depth: 10 })])
+      assert.ok(!dump.includes("PRIVATE KEY"), dump);
+    assert.deepEqual(problems(`${config("")}metrics: { token: "two words" }\n`, join(dir, "c.yaml")), [
+      "9:metrics.token: the token must not contain spaces or other blanks",
+    ]);
+  });
+
   it("refuses a CA file without certificates, a cert without its key and a key of another cert", async () => {
     writeFileSync(join(dir, "not-a-ca.pem"), "hello\n");
     assert.deepEqual(problems(config("    tls: { ca: not-a-ca.pem }\n"), join(dir, "c.yaml")), [

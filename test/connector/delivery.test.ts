@@ -111,7 +111,18 @@ describe("access-control refusals", () => {
       "check signature failed.",
     );
     assert.equal(accessDeniedReason(broker(16, "NO_PERMISSION")), "no permission");
-    // Anything else is not a refusal of access control.
+    // Anything else is not a refusal of access control, an AclException named inside another
+    // error's text included: only a refusal may count as "nothing stored".
+    assert.equal(
+      accessDeniedReason(
+        broker(
+          1,
+          "SYSTEM_ERROR",
+          "java.lang.NullPointerException: at org.apache.rocketmq.acl.common.AclException: x",
+        ),
+      ),
+      undefined,
+    );
     assert.equal(accessDeniedReason(broker(1, "SYSTEM_ERROR", "create mapped file failed")), undefined);
     assert.equal(accessDeniedReason(broker(17, "TOPIC_NOT_EXIST", "topic not exist")), undefined);
     assert.equal(accessDeniedReason(new ConnectionError("closed")), undefined);

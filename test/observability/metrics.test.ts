@@ -327,6 +327,29 @@ describe("HTTP endpoint with a token", () => {
     assert.equal((await get(`${server.url}/metrics`)).status, 200);
   });
 
+  it("answers /readyz without the token, its reasons only with it; takes a Bearer token after any blanks", async () => {
+    const denied = "cluster b denied sending to topic orders: User:alice has no permission";
+    const failing = {
+      status: () =>
+        fullStatus([
+          queue({ sendFailure: { kind: "denied", message: denied, atMs: NOW, sinceMs: NOW - 1000 } }),
+        ]),
+    };
+    const server = await startHttpServer({
+      listen: "127.0.0.1:0",
+      engine: failing,
+      metrics,
+      logger: recordingLogger(),
+      token: TOKEN,
+    });
+    servers.push(server);
+    assert.deepEqual(await get(`${server.url}/readyz`), { status: 503, body: "not ready\n", auth: "" });
+    const full = await get(`${server.url}/readyz`, `Bearer ${TOKEN}`);
+    assert.equal(full.status, 503);
+    assert.ok(full.body.includes(denied), full.body);
+    assert.equal((await get(`${server.url}/api/status`, `Bearer   ${TOKEN}`)).status, 200);
+  });
+
   it("with protectMetrics, /metrics asks for the token too", async () => {
     const server = await startHttpServer({
       listen: "127.0.0.1:0",
