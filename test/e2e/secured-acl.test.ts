@@ -34,7 +34,7 @@ import {
   testConfig,
   waitForStatus,
 } from "../helpers/replication.js";
-import { runCli, startCli } from "../helpers/cli.js";
+import { consumedBodies, runCli, startCli } from "../helpers/cli.js";
 import { uniqueName } from "../helpers/sandbox.js";
 
 const ACCESS_KEY = "connector-ak";
@@ -236,7 +236,7 @@ describe("replication between ACL-secured clusters", { timeout: 600_000 }, () =>
     );
   });
 
-  it("prints no secret anywhere: run's log, every endpoint, validate, plan, status and verify, with a refused secret", async () => {
+  it("prints no secret anywhere: run's log, every endpoint, validate, plan, status, verify, consume and produce, with a refused secret", async () => {
     const topic = uniqueName("acl-grep");
     const name = uniqueName("aclg");
     const source = admin(a);
@@ -287,14 +287,19 @@ retry: { initialBackoffMs: 100, maxBackoffMs: 1000 }
       const url = /"listen":"([^"]+)"/.exec(run.stdout())?.[1];
       assert.ok(url, run.stdout());
       const base = `http://${url}`;
-      // Wait until the refusal is what /readyz reports.
+      const auth = { authorization: `Bearer ${HTTP_TOKEN}` };
+      // Wait until the refusal is what /readyz reports (its reasons are given only with the token).
       for (const deadline = Date.now() + 60_000; ;) {
-        const ready = await httpGet(`${base}/readyz`);
+        const ready = await httpGet(`${base}/readyz`, "GET", auth);
         if (/\(denied\): cluster b denied sending/.test(ready.body)) break;
         assert.ok(Date.now() < deadline, `no denied send reported: ${ready.body}`);
         await new Promise((r) => setTimeout(r, 300));
       }
-      const auth = { authorization: `Bearer ${HTTP_TOKEN}` };
+      assert.equal(
+        (await httpGet(`${base}/readyz`)).body.trim(),
+        "not ready",
+        "no reasons without the token",
+      );
       for (const endpoint of ["/readyz", "/healthz", "/api/status", "/metrics", "/", "/nowhere"]) {
         const res = await fetch(`${base}${endpoint}`, { headers: auth, signal: AbortSignal.timeout(10_000) });
         outputs.push([`GET ${endpoint}`, `${JSON.stringify([...res.headers])}${await res.text()}`]);
@@ -327,6 +332,37 @@ retry: { initialBackoffMs: 100, maxBackoffMs: 1000 }
     const bad = await runCli(["validate", "--config", path], "", 30_000, env);
     assert.equal(bad.code, 1);
     outputs.push(["validate, bad config", bad.stdout + bad.stderr]);
+    // The commands sign with RMQ_*: the connector's key reads its topic in its group, and may not write it.
+    const keyEnv = { RMQ_ACCESS_KEY: ACCESS_KEY, RMQ_SECRET_KEY: SECRET, RMQ_SECURITY_TOKEN: SECURITY_TOKEN };
+    const consumed = await runCli(
+      [
+        "consume",
+        "--namesrv",
+        a.namesrv,
+        "--topic",
+        topic,
+        "--group",
+        name,
+        "--count",
+        "1",
+        "--timeout",
+        "20s",
+      ],
+      "",
+      60_000,
+      keyEnv,
+    );
+    assert.equal(consumed.code, 0, consumed.stderr);
+    assert.deepEqual(consumedBodies(consumed.stdout), ["to be refused"]);
+    outputs.push(["consume, signed", consumed.stdout + consumed.stderr]);
+    const produced = await runCli(
+      ["produce", "--namesrv", a.namesrv, "--topic", topic],
+      "x\n",
+      60_000,
+      keyEnv,
+    );
+    assert.equal(produced.code, 1, `produce without PUB is refused: ${produced.stderr}`);
+    outputs.push(["produce, refused", produced.stdout + produced.stderr]);
     rmSync(dir, { recursive: true, force: true });
     for (const [what, output] of outputs) {
       for (const secret of [SECRET, SECURITY_TOKEN, HTTP_TOKEN]) {

@@ -93,8 +93,9 @@ export function labelNames(column: string): string[] {
 export async function httpGet(
   url: string,
   method = "GET",
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; contentType: string; body: string }> {
-  const res = await fetch(url, { method, signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(url, { method, headers, signal: AbortSignal.timeout(10_000) });
   return { status: res.status, contentType: res.headers.get("content-type") ?? "", body: await res.text() };
 }
 
