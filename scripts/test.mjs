@@ -13,7 +13,8 @@
 //
 // Env: RMQ_TEST_TIMEOUT_MS (whole run, default 40 min), RMQ_TEST_COMPAT_VERSIONS (comma list,
 // default 4.9.7; "" disables pass 2), RMQ_VERSION (default version), RMQ_CACHE_DIR (jar cache),
-// RMQ_TEST_NAME_PATTERN (only tests whose name matches, node's --test-name-pattern).
+// RMQ_TEST_NAME_PATTERN (only tests whose name matches, node's --test-name-pattern),
+// RMQ_TEST_ALL_VERSIONS=1 (pass 2 runs the "@rmq-test default-version-only" files too).
 // Arguments: substrings that select test files, e.g. `node scripts/test.mjs sandbox/`.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -201,7 +202,8 @@ try {
   const compatFiles = all.filter(
     (f) =>
       COMPAT_DIRS.some((d) => relative(distTest, f).startsWith(`${d}/`)) &&
-      !readFileSync(f, "utf8").slice(0, 4000).includes(DEFAULT_VERSION_ONLY),
+      (process.env.RMQ_TEST_ALL_VERSIONS === "1" ||
+        !readFileSync(f, "utf8").slice(0, 4000).includes(DEFAULT_VERSION_ONLY)),
   );
   for (const version of compat) {
     if (interrupted) break;

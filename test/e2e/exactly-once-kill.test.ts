@@ -144,43 +144,61 @@ describe("exactly-once under SIGKILLs of the connector and of brokers", () => {
     }
   });
 
+  type Delivery = "exactly-once" | "at-least-once";
+  interface CrashRun {
+    delivery: Delivery;
+    report: VerifyReport;
+    acknowledged: number;
+    failure: string;
+  }
+
   /**
-   * One broker crash with a continuous producer, then a drain and verify. Each crash is made to
-   * leave something at-least-once would repeat: before the target broker is SIGKILLed, a proxy
-   * drops its answers for a while (batches stored, outcomes unknown: "the answers were lost, then
-   * the broker died"); while the source broker is down, the connector is SIGKILLed and started
-   * again (it must recover from the target, not re-send from its committed offsets). Without
-   * these the plain crash left at-least-once with 0 duplicates.
+   * One broker crash met by one connector per delivery, side by side (each its own topic,
+   * producer and group, so one crash, the costly part, serves all), then a drain and verify of
+   * each. Each crash is made to leave something at-least-once would repeat: before the target
+   * broker is SIGKILLed, a proxy drops its answers for a while (batches stored, outcomes
+   * unknown: "the answers were lost, then the broker died"); while the source broker is down, the
+   * connectors are SIGKILLed and started again (they must recover from the target, not re-send
+   * from their committed offsets). Without these the plain crash left at-least-once with 0
+   * duplicates.
    */
   async function brokerCrash(
     side: "target" | "source",
-    delivery: "exactly-once" | "at-least-once",
-    minMessages: number,
-  ): Promise<{ report: VerifyReport; acknowledged: number; failure: string }> {
+    deliveries: readonly { delivery: Delivery; minMessages: number; ratePerSecond: number }[],
+  ): Promise<CrashRun[]> {
     const { ca, cb, a, b, clusters, dir } = env();
     const started = performance.now();
-    const short = delivery === "exactly-once" ? "eo" : "alo";
-    const topic = uniqueName(`${short}${side}`);
-    await a.admin.createTopic({ topic, queueNums: SOURCE_QUEUES });
-    await b.admin.createTopic({ topic, queueNums: SOURCE_QUEUES });
-    const name = uniqueName(`${short}crash`);
     const proxied = side === "target" ? await proxyCluster(cb) : undefined;
-    const config = { ...CONFIG, delivery };
-    const connector = new ConnectorProcess({
-      dir,
-      name,
-      clusters,
-      route: { fromCluster: "a", toCluster: "b", topic, start: "earliest" },
-      config:
-        proxied === undefined
-          ? config
-          : { ...config, clusterOptions: { b: { addressMap: proxied.addressMap } } },
-    });
-    const producer = await ContinuousProducer.start({ client: a, topic, ratePerSecond: 1000 });
+    const runs: {
+      delivery: Delivery;
+      minMessages: number;
+      topic: string;
+      connector: ConnectorProcess;
+      producer: ContinuousProducer;
+    }[] = [];
     try {
-      await connector.start();
+      for (const { delivery, minMessages, ratePerSecond } of deliveries) {
+        const short = delivery === "exactly-once" ? "eo" : "alo";
+        const topic = uniqueName(`${short}${side}`);
+        await a.admin.createTopic({ topic, queueNums: SOURCE_QUEUES });
+        await b.admin.createTopic({ topic, queueNums: SOURCE_QUEUES });
+        const config = { ...CONFIG, delivery };
+        const connector = new ConnectorProcess({
+          dir,
+          name: uniqueName(`${short}crash`),
+          clusters,
+          route: { fromCluster: "a", toCluster: "b", topic, start: "earliest" },
+          config:
+            proxied === undefined
+              ? config
+              : { ...config, clusterOptions: { b: { addressMap: proxied.addressMap } } },
+        });
+        const producer = await ContinuousProducer.start({ client: a, topic, ratePerSecond });
+        runs.push({ delivery, minMessages, topic, connector, producer });
+      }
+      await Promise.all(runs.map((r) => r.connector.start()));
       await sleep(between(random, 3000, 6000));
-      const at = producer.totals.acknowledged;
+      const at = runs.map((r) => r.producer.totals.acknowledged);
       let restartMs: number;
       if (proxied !== undefined) {
         const proxy = [...proxied.proxies.values()][0] as FaultProxy;
@@ -195,64 +213,84 @@ describe("exactly-once under SIGKILLs of the connector and of brokers", () => {
         ));
       } else {
         await ca.stopBroker({ graceMs: 0 });
-        await connector.kill();
-        connector.spawn();
+        for (const r of runs) {
+          await r.connector.kill();
+          r.connector.spawn();
+        }
         await sleep(between(random, 500, 3000));
         const restart = performance.now();
         await ca.startBroker();
         restartMs = Math.round(performance.now() - restart);
-        await connector.waitRunning();
+        await Promise.all(runs.map((r) => r.connector.waitRunning()));
       }
       console.log(
-        `# ${side} broker SIGKILLed at ${at} produced (${delivery}), serving again ${restartMs} ms after its start`,
+        `# ${side} broker SIGKILLed at ${at.join(" + ")} produced (${runs.map((r) => r.delivery).join(", ")}), ` +
+          `serving again ${restartMs} ms after its start`,
       );
-      await producer.waitAcknowledged(minMessages, 120_000);
-      const totals = await producer.stop();
-      const { drain, report } = await drainAndCheck({
-        source: a,
-        connector,
-        topics: [topic],
-        drainTimeoutMs: 120_000,
-      });
-      console.log(
-        `# ${delivery} ${side} broker crash: ${totals.acknowledged} produced (${totals.failedSends} failed sends), ` +
-          `${connector.problemCount} connector warnings, ${connector.starts} connector start(s), ` +
-          `unknown send outcomes settled ${JSON.stringify(connector.settledOutcomes())}, drained in ${drain.waitedMs} ms; ` +
-          `${formatVerify(report)}; ${Math.round((performance.now() - started) / 1000)} s`,
-      );
-      const failure = `seed ${seed}; connector log:\n${connector.report()}`;
-      assert.ok(drain.reached, `the committed position stayed ${drain.behind} behind the source\n${failure}`);
-      // A crash the connector never noticed proves nothing.
-      assert.ok(connector.problemCount > 0, `the connector logged no warning through the crash\n${failure}`);
-      assert.equal(connector.current?.alive, true, `the connector ended\n${failure}`);
-      assert.ok(totals.acknowledged >= minMessages, `only ${totals.acknowledged} messages produced`);
-      return { report, acknowledged: totals.acknowledged, failure };
+      for (const r of runs) await r.producer.waitAcknowledged(r.minMessages, 120_000);
+      const results: CrashRun[] = [];
+      for (const r of runs) {
+        const totals = await r.producer.stop();
+        const { drain, report } = await drainAndCheck({
+          source: a,
+          connector: r.connector,
+          topics: [r.topic],
+          drainTimeoutMs: 120_000,
+        });
+        const connector = r.connector;
+        console.log(
+          `# ${r.delivery} ${side} broker crash: ${totals.acknowledged} produced (${totals.failedSends} failed sends), ` +
+            `${connector.problemCount} connector warnings, ${connector.starts} connector start(s), ` +
+            `unknown send outcomes settled ${JSON.stringify(connector.settledOutcomes())}, drained in ${drain.waitedMs} ms; ` +
+            `${formatVerify(report)}; ${Math.round((performance.now() - started) / 1000)} s`,
+        );
+        const failure = `seed ${seed}; ${r.delivery} connector log:\n${connector.report()}`;
+        assert.ok(
+          drain.reached,
+          `the committed position stayed ${drain.behind} behind the source\n${failure}`,
+        );
+        // A crash the connector never noticed proves nothing.
+        assert.ok(
+          connector.problemCount > 0,
+          `the connector logged no warning through the crash\n${failure}`,
+        );
+        assert.equal(connector.current?.alive, true, `the connector ended\n${failure}`);
+        assert.ok(totals.acknowledged >= r.minMessages, `only ${totals.acknowledged} messages produced`);
+        results.push({ delivery: r.delivery, report, acknowledged: totals.acknowledged, failure });
+      }
+      return results;
     } finally {
-      await producer.stop();
-      await connector.stop(5000);
+      await Promise.all(runs.map((r) => r.producer.stop()));
+      await Promise.all(runs.map((r) => r.connector.stop(5000)));
       await proxied?.close();
     }
   }
 
+  // The counter-runs: the same crash under at-least-once must store something twice, or the
+  // exactly-once check would pass for a connector that never needed to recover anything. An
+  // at-least-once connector meets each crash beside the exactly-once one (shorter: the
+  // duplicates come from the crash, not from the length), on the default version only;
+  // RMQ_TEST_COUNTER_RUNS=1 adds it on any version.
+  if (!COUNTER_RUNS)
+    console.log(
+      `# at-least-once counter-runs of the broker crashes: default version only (RMQ_TEST_COUNTER_RUNS=1 runs them here)`,
+    );
   for (const side of ["target", "source"] as const) {
-    it(`replicates exactly once across a SIGKILL and restart of the ${side} broker mid-stream`, async () => {
-      const { report, acknowledged, failure } = await brokerCrash(side, "exactly-once", MIN_CRASH_MESSAGES);
-      assertExactlyOnce(report, acknowledged, failure);
-    });
-  }
-
-  // The counter-runs: the same crashes under at-least-once must store something twice, or the
-  // tests above would pass for a connector that never needed to recover anything. They are
-  // shorter (the duplicates come from the crash, not from the length) and run on the default
-  // version only (npm test's time); RMQ_TEST_COUNTER_RUNS=1 runs them on any version.
-  if (COUNTER_RUNS) {
-    for (const side of ["target", "source"] as const) {
-      it(`(counter-run) at-least-once stores messages twice across the same ${side} broker crash, losing none`, async () => {
-        const { report, acknowledged, failure } = await brokerCrash(
-          side,
-          "at-least-once",
-          MIN_COUNTER_MESSAGES,
-        );
+    const name = COUNTER_RUNS
+      ? `replicates exactly once across a SIGKILL and restart of the ${side} broker mid-stream, where at-least-once beside it stores messages twice (the counter-run), both losing none`
+      : `replicates exactly once across a SIGKILL and restart of the ${side} broker mid-stream`;
+    it(name, async () => {
+      const runs = await brokerCrash(side, [
+        { delivery: "exactly-once", minMessages: MIN_CRASH_MESSAGES, ratePerSecond: 1000 },
+        ...(COUNTER_RUNS
+          ? [{ delivery: "at-least-once" as const, minMessages: MIN_COUNTER_MESSAGES, ratePerSecond: 300 }]
+          : []),
+      ]);
+      for (const { delivery, report, acknowledged, failure } of runs) {
+        if (delivery === "exactly-once") {
+          assertExactlyOnce(report, acknowledged, failure);
+          continue;
+        }
         const t = report.totals;
         const detail = `${formatVerify(report)}\n${failure}`;
         assert.equal(t.missing, 0, `messages lost\n${detail}`);
@@ -266,11 +304,7 @@ describe("exactly-once under SIGKILLs of the connector and of brokers", () => {
           t.duplicated > 0,
           `the ${side} broker crash left at-least-once with no duplicate: it tests nothing\n${detail}`,
         );
-      });
-    }
-  } else {
-    console.log(
-      `# at-least-once counter-runs of the broker crashes: default version only (RMQ_TEST_COUNTER_RUNS=1 runs them here)`,
-    );
+      }
+    });
   }
 });

@@ -16,6 +16,11 @@
  * exactly-once one must also keep its checkpoint records fresh (rewritten every refreshIdleMs) and
  * its watermarks raised without a warning, and replicate the first message after it exactly once.
  * `rmq-connector consume --count 1` waits through the same quiet and prints that first message.
+ *
+ * @rmq-test default-version-only: the hold service and suspend time this test outlasts are the
+ * same code in 4.9.7 and 5.5.0 (PullRequestHoldService), and the test passed on 4.9.7 in every
+ * run from issue 9 to issue 11; a 61 s quiet in pass 2 is time npm test does not have.
+ * RMQ_TEST_ALL_VERSIONS=1 runs it on 4.x too.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";

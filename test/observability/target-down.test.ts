@@ -2,14 +2,17 @@
  * What monitoring shows when the target broker stops (own clusters, since it stops a broker):
  * lag in messages and in time and the last-sync age grow, /readyz says 503 and why, and stays so
  * while the source keeps answering pulls (a successful pull says nothing of the target), and all
- * of it recovers once the broker is back and a send gets through.
+ * of it recovers once the broker is back and a send gets through. The heartbeat probes go through
+ * the same outage: the last probe age grows while probes are still written at the source, and it
+ * is small again after the restart (one outage serves both: a broker restart costs ~20 s on 5.x).
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RocketMQClient } from "../../src/client/rocketmq-client.js";
 import type { MessageQueue } from "../../src/client/types.js";
 import type { EngineStatus } from "../../src/connector/engine.js";
-import { observedEngine, testConfig } from "../helpers/replication.js";
+import type { ProbeStatus } from "../../src/connector/probes.js";
+import { observedEngine, testConfig, waitForStatus } from "../helpers/replication.js";
 import { useSandbox, uniqueName } from "../helpers/sandbox.js";
 import { httpGet, scrape, series, total, type Exposition } from "./exposition.js";
 
@@ -36,6 +39,8 @@ function maxSyncAge(e: Exposition, atMs: number): number {
   );
 }
 
+const PROBE_INTERVAL_MS = 200;
+
 describe("monitoring while the target broker is down", () => {
   const sandbox = useSandbox(2, { dedicated: true });
 
@@ -44,12 +49,20 @@ describe("monitoring while the target broker is down", () => {
     assert.ok(ca && cb);
     const a = new RocketMQClient({ namesrv: ca.namesrv });
     const topic = uniqueName("down");
-    const config = testConfig(uniqueName("c"), { a: ca.namesrv, b: cb.namesrv }, [
-      { from: "a", to: "b", topic },
-    ]);
+    const config = testConfig(
+      uniqueName("c"),
+      { a: ca.namesrv, b: cb.namesrv },
+      [{ from: "a", to: "b", topic }],
+      { probeIntervalMs: PROBE_INTERVAL_MS },
+    );
     const { engine, server } = await observedEngine(config);
     const route = config.routes[0]?.name ?? "";
     const base = server.url;
+    const untilProbe = (ok: (p: ProbeStatus) => boolean, timeoutMs: number): Promise<void> =>
+      waitForStatus(engine, (s) => s.probes[0] !== undefined && ok(s.probes[0]), timeoutMs);
+    const t0 = Date.now();
+    // Where the time goes, for whoever shortens this test next.
+    const phase = (what: string): void => console.log(`# ${what} at ${Date.now() - t0} ms`);
     try {
       await a.admin.createTopic({ topic, queueNums: 2 });
       const queues = (await a.admin.getTopicRoute(topic, { refresh: true })).writeQueues();
@@ -81,10 +94,15 @@ describe("monitoring while the target broker is down", () => {
         30_000,
       );
 
+      await waitForStatus(engine, (s) => (s.probes[0]?.ackedTotal ?? 0) >= 3);
+
       await cb.stopBroker();
+      phase("stop");
+      const stoppedAt = Date.now();
       const M = 30;
       await send(M, "during");
 
+      phase("sent during");
       const notReady = await until(
         "readiness fails",
         async () => {
@@ -125,6 +143,25 @@ describe("monitoring while the target broker is down", () => {
         await new Promise((r) => setTimeout(r, 500));
       }
 
+      // The probes: none acknowledged since the stop and the age grows, while they are still
+      // written at the source (it is up) and wait there for the target.
+      await untilProbe(
+        (p) => (p.lastError?.atMs ?? 0) > stoppedAt && Date.now() - (p.lastAckedAtMs ?? 0) > 3000,
+        30_000,
+      );
+      const probeDown = engine.status().probes[0];
+      assert.ok(probeDown);
+      assert.match(probeDown.lastError?.kind ?? "", /send/);
+      await waitForStatus(engine, (s) => (s.probes[0]?.sentTotal ?? 0) >= probeDown.sentTotal + 5);
+      const probeLater = engine.status().probes[0];
+      assert.equal(
+        probeLater?.ackedTotal,
+        probeDown.ackedTotal,
+        "no probe acknowledged while the target is down",
+      );
+      assert.equal(probeLater?.lastAckedAtMs, probeDown.lastAckedAtMs);
+
+      phase("probes down");
       let firstAtMs = 0;
       const first = await until(
         "lag measured",
@@ -155,6 +192,8 @@ describe("monitoring while the target broker is down", () => {
       assert.ok(total(second, "rmq_connector_in_flight_messages") > 0, "pulled messages wait in flight");
 
       await cb.startBroker();
+      phase("start");
+      const restartedAt = Date.now();
       let recoveredAtMs = 0;
       const recovered = await until(
         "recovered",
@@ -172,6 +211,7 @@ describe("monitoring while the target broker is down", () => {
       assert.ok(maxSyncAge(recovered, recoveredAtMs) < 30, "last sync is recent again");
       assert.equal(total(recovered, "rmq_connector_in_flight_messages"), 0);
       assert.equal(total(recovered, "rmq_connector_route_up", { route }), 1);
+      phase("recovered");
       const ready = await until(
         "ready again",
         async () => {
@@ -181,6 +221,17 @@ describe("monitoring while the target broker is down", () => {
         60_000,
       );
       assert.equal(ready.body, "ready\n");
+      await untilProbe(
+        (p) =>
+          (p.lastAckedAtMs ?? 0) > restartedAt &&
+          p.ackedTotal >= (probeLater?.sentTotal ?? 0) &&
+          (p.lastLatencyMs ?? Infinity) < 3000,
+        90_000,
+      );
+      const probeUp = engine.status().probes[0];
+      phase("probes up");
+      assert.ok(probeUp?.lastAckedAtMs !== undefined);
+      assert.ok(Date.now() - probeUp.lastAckedAtMs < 3000, "the last probe age is small again");
       const after = JSON.parse((await httpGet(`${base}/api/status`)).body) as {
         queues: { sendFailure: unknown; pullFailure: unknown; lastError: { kind: string } | null }[];
       };

@@ -2,7 +2,13 @@
  * The sandbox harness against real JVMs: N clusters that are independent and ready over the
  * protocol, distinct ports, a broker restart that keeps its store, a stop() that leaves no
  * process and no file, cleanup when the Node process is interrupted, and clear, fast failures.
- * Runs with the default RocketMQ version and again with 4.x (RMQ_VERSION, set by the driver).
+ * Runs with the default RocketMQ version (RMQ_VERSION to choose another).
+ *
+ * @rmq-test default-version-only: on 4.x, what this file proves of the harness is used in pass 2
+ * by the files that need it and fail without it: every file starts clusters, the restart that
+ * keeps the store is client.test's broker restart, a SIGKILLed broker started again is the
+ * exactly-once kill test's broker crashes, and mqadmin is replication.test's consumerProgress.
+ * RMQ_TEST_ALL_VERSIONS=1 runs it on 4.x too.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
