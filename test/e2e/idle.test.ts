@@ -19,7 +19,7 @@
  *
  * @rmq-test default-version-only: the hold service and suspend time this test outlasts are the
  * same code in 4.9.7 and 5.5.0 (PullRequestHoldService), and the test passed on 4.9.7 in every
- * run from issue 9 to issue 11; a 61 s quiet in pass 2 is time npm test does not have.
+ * landed CI run since issue 9; a 61 s quiet in pass 2 is time npm test does not have.
  * RMQ_TEST_ALL_VERSIONS=1 runs it on 4.x too.
  */
 import { describe, it } from "node:test";

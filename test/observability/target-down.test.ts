@@ -94,7 +94,7 @@ describe("monitoring while the target broker is down", () => {
         30_000,
       );
 
-      await waitForStatus(engine, (s) => (s.probes[0]?.ackedTotal ?? 0) >= 3);
+      await untilProbe((p) => p.ackedTotal >= 3, 30_000);
 
       await cb.stopBroker();
       phase("stop");
@@ -152,7 +152,7 @@ describe("monitoring while the target broker is down", () => {
       const probeDown = engine.status().probes[0];
       assert.ok(probeDown);
       assert.match(probeDown.lastError?.kind ?? "", /send/);
-      await waitForStatus(engine, (s) => (s.probes[0]?.sentTotal ?? 0) >= probeDown.sentTotal + 5);
+      await untilProbe((p) => p.sentTotal >= probeDown.sentTotal + 5, 30_000);
       const probeLater = engine.status().probes[0];
       assert.equal(
         probeLater?.ackedTotal,

@@ -8,6 +8,8 @@
  * by the files that need it and fail without it: every file starts clusters, the restart that
  * keeps the store is client.test's broker restart, a SIGKILLed broker started again is the
  * exactly-once kill test's broker crashes, and mqadmin is replication.test's consumerProgress.
+ * What is left (a NameServer SIGKILL, cleanup on SIGINT, the failure messages) is the harness's
+ * own code, the same for every version.
  * RMQ_TEST_ALL_VERSIONS=1 runs it on 4.x too.
  */
 import { after, before, describe, it } from "node:test";
